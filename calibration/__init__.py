@@ -1,0 +1,1 @@
+"""Site calibration (uniform enrolment) and evaluation on labelled photo sets."""

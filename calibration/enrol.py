@@ -1,0 +1,43 @@
+"""Uniform enrolment: reference photos of people correctly in uniform become the prototypes the check compares to."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from checks.uniform import DEFAULT_MAX_DISTANCE, UniformPrototypes, describe
+from station.imageio import read_image
+
+MARGIN = 1.35  # threshold = margin x the largest leave-one-out distance among the references
+
+
+class EnrolmentError(ValueError):
+    pass
+
+
+def enrol_uniform(photos: list[Path], pipeline) -> tuple[UniformPrototypes, list[str]]:
+    """Prototypes from reference photos, and a note for every photo that could not be used.
+
+    The distance limit is learned from the references themselves: each one's distance to its nearest other
+    reference, so a site whose uniform photos vary more (two variants, mixed light) gets a wider limit.
+    """
+    protos, sources, notes = [], [], []
+    for path in photos:
+        image = read_image(path)
+        frame = pipeline.run(image)
+        feats, _ = describe(frame.perception)
+        if "torso" not in feats:
+            notes.append(f"{path}: no upper body found, skipped")
+            continue
+        protos.append(feats)
+        sources.append(str(path))
+    if not protos:
+        raise EnrolmentError("no usable reference photo: each needs one person with the upper body in view")
+    limit = DEFAULT_MAX_DISTANCE
+    if len(protos) >= 2:
+        loo = []
+        for i, feats in enumerate(protos):
+            others = UniformPrototypes(protos[:i] + protos[i + 1:], limit, [])
+            loo.append(others.distance(feats)[0])
+        limit = float(np.clip(MARGIN * max(loo), 0.2, 0.6))
+    return UniformPrototypes(protos, limit, sources), notes

@@ -1,0 +1,40 @@
+"""Closed shoes only: no slippers, sandals or bare feet (不得穿拖鞋、凉鞋、赤脚).
+
+Evidence until the trained footwear detector arrives: bare skin on the foot region (toes, top of the foot, heel).
+"""
+from __future__ import annotations
+
+from checks.base import Check, CheckResult, Evidence, Status, region_share
+from models.perception import Perception
+
+MIN_PIXELS = 40  # a foot region smaller than this is too far away to judge
+
+
+class FootwearCheck(Check):
+    id = "footwear"
+    title_zh, title_en = "鞋履", "Footwear"
+
+    def run(self, p: Perception) -> CheckResult:
+        limit = self.config.footwear.max_skin_fraction
+        feet = [p.region(f"foot_{side}") for side in ("left", "right")]
+        feet = [f for f in feet if f is not None]
+        if not feet or p.skin is None:
+            return self.unknown("看不到双脚，请后退让双脚进入画面", "Feet not in view; step back so your feet show")
+        evidence, shares = [], []
+        for foot in feet:
+            share, n = region_share(p, foot, p.skin, within_person=False)
+            if n < MIN_PIXELS:
+                continue
+            shares.append(share)
+            evidence.append(Evidence.of_region(foot, Status.FAIL if share > limit else Status.PASS, share))
+        if not shares:
+            return self.unknown("脚部太小，无法判断", "Feet too small in the frame to judge")
+        worst = max(shares)
+        # confidence grows with the distance from the limit, in units of the limit
+        score = min(1.0, 0.5 + abs(worst - limit) / max(limit, 1e-3))
+        if worst > limit:
+            return self.result(Status.FAIL, score, f"脚部露出皮肤 {worst:.0%}：疑似拖鞋、凉鞋或赤脚",
+                               f"Bare skin on the foot ({worst:.0%}): slippers, sandals or bare feet",
+                               evidence, skin_fraction=worst)
+        return self.result(Status.PASS, score, "穿着包脚鞋", "Closed shoes", evidence, skin_fraction=worst)
+

@@ -1,0 +1,122 @@
+"""Body regions in image pixels, built from the pose.
+
+Names use the person's OWN sides ("chest_left" is the wearer's left chest, which is the image's right for a camera
+that is not mirrored). Keypoints arrive already side-corrected for a mirrored camera (see `Keypoints.mirrored`).
+A region exists only when every keypoint it is built from is visible, so a check can tell "not seen" from "clean".
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from models.perception import Keypoints, Region
+
+SIDES = ("left", "right")
+
+
+def _limb(name: str, a: np.ndarray, b: np.ndarray, width: float, t0: float = 0.0, t1: float = 1.0) -> Region:
+    """A rectangle of `width` along the segment a->b, between fractions t0 and t1 of its length."""
+    d = b - a
+    length = float(np.hypot(*d)) or 1.0
+    n = np.array([-d[1], d[0]], dtype=np.float32) / length * (width / 2)
+    p0, p1 = a + d * t0, a + d * t1
+    return Region(name, np.stack([p0 + n, p1 + n, p1 - n, p0 - n]))
+
+
+def _square(name: str, c: np.ndarray, half: float) -> Region:
+    x, y = float(c[0]), float(c[1])
+    return Region(name, np.array([[x - half, y - half], [x + half, y - half], [x + half, y + half],
+                                  [x - half, y + half]], dtype=np.float32))
+
+
+def _hull(name: str, points: list[np.ndarray], pad: float) -> Region:
+    import cv2
+
+    pts = np.array(points, dtype=np.float32)
+    centre = pts.mean(axis=0)
+    spread = pts - centre
+    norms = np.linalg.norm(spread, axis=1, keepdims=True)
+    pts = pts + spread / np.maximum(norms, 1e-3) * pad  # push each point outward by `pad`
+    # a square of `pad` around every point keeps the hull from degenerating when points nearly coincide
+    corners = np.concatenate([pts + np.array(o, dtype=np.float32) * pad
+                              for o in ((-1, -1), (1, -1), (1, 1), (-1, 1))])
+    hull = cv2.convexHull(corners).reshape(-1, 2)
+    return Region(name, hull)
+
+
+def body_scale(kp: Keypoints) -> float:
+    """A length in pixels that tracks body size: shoulder width, but not less than a share of torso height
+    (a person turned sideways has narrow shoulders and must not shrink every region to nothing)."""
+    ls, rs = kp.point("left_shoulder"), kp.point("right_shoulder")
+    lh, rh = kp.point("left_hip"), kp.point("right_hip")
+    shoulder_w = float(np.hypot(*(ls - rs)))
+    torso_h = float(np.hypot(*((ls + rs) / 2 - (lh + rh) / 2)))
+    return max(shoulder_w, 0.55 * torso_h, 1.0)
+
+
+def build_regions(kp: Keypoints, min_visibility: float = 0.5) -> dict[str, Region]:
+    def vis(*names: str) -> bool:
+        return all(kp.visible(n, min_visibility) for n in names)
+
+    P = kp.point
+    s = body_scale(kp)
+    regions: dict[str, Region] = {}
+
+    if vis("left_shoulder", "right_shoulder"):
+        ls, rs = P("left_shoulder"), P("right_shoulder")
+        neck_base = (ls + rs) / 2
+        hips_seen = vis("left_hip", "right_hip")
+        if hips_seen:
+            lh, rh = P("left_hip"), P("right_hip")
+        else:  # upper-body photo: hips below the frame; a typical torso is ~1.2 shoulder widths tall
+            down = np.array([0.0, 1.2 * s], dtype=np.float32)
+            lh, rh = ls + down, rs + down
+        # Chest: from a little below the shoulder line to mid-torso, inset from the arm joints.
+        def lerp(a, b, t):
+            return a + (b - a) * t
+
+        inset = 0.12
+        l_top = lerp(lerp(ls, rs, inset), lerp(lh, rh, inset), 0.08)
+        r_top = lerp(lerp(rs, ls, inset), lerp(rh, lh, inset), 0.08)
+        l_mid = lerp(lerp(ls, rs, inset), lerp(lh, rh, inset), 0.55)
+        r_mid = lerp(lerp(rs, ls, inset), lerp(rh, lh, inset), 0.55)
+        c_top, c_mid = (l_top + r_top) / 2, (l_mid + r_mid) / 2
+        regions["chest_left"] = Region("chest_left", np.stack([c_top, l_top, l_mid, c_mid]))
+        regions["chest_right"] = Region("chest_right", np.stack([r_top, c_top, c_mid, r_mid]))
+        regions["chest"] = Region("chest", np.stack([r_top, l_top, l_mid, r_mid]))
+        if hips_seen:
+            regions["torso"] = Region("torso", np.stack([lerp(ls, rs, 0.08), lerp(rs, ls, 0.08),
+                                                         lerp(rh, lh, 0.05), lerp(lh, rh, 0.05)]))
+        else:
+            regions["torso"] = Region("torso", np.stack([lerp(ls, rs, 0.1), lerp(rs, ls, 0.1), r_mid, l_mid]))
+        if vis("nose"):
+            mouth = (P("mouth_left") + P("mouth_right")) / 2 if vis("mouth_left", "mouth_right") else P("nose")
+            chin = mouth + (neck_base - mouth) * 0.35
+            regions["neck"] = _limb("neck", chin, neck_base, 0.35 * s)
+
+    for side in SIDES:
+        sh, el, wr = f"{side}_shoulder", f"{side}_elbow", f"{side}_wrist"
+        if vis(sh, el):
+            regions[f"upper_arm_{side}"] = _limb(f"upper_arm_{side}", P(sh), P(el), 0.28 * s)
+        if vis(el, wr):
+            regions[f"forearm_{side}"] = _limb(f"forearm_{side}", P(el), P(wr), 0.24 * s)
+            # the half of the forearm next to the wrist: bare skin here means a rolled cuff or a short sleeve
+            regions[f"forearm_lower_{side}"] = _limb(f"forearm_lower_{side}", P(el), P(wr), 0.22 * s, 0.5, 0.95)
+        if vis(wr):
+            regions[f"wrist_{side}"] = _square(f"wrist_{side}", P(wr), 0.12 * s)
+            fingers = [P(f"{side}_{f}") for f in ("pinky", "index", "thumb") if vis(f"{side}_{f}")]
+            if fingers:
+                regions[f"hand_{side}"] = _hull(f"hand_{side}", [P(wr), *fingers], 0.08 * s)
+        ear = f"{side}_ear"
+        if vis(ear):
+            regions[f"ear_{side}"] = _square(f"ear_{side}", P(ear) + np.array([0, 0.05 * s]), 0.11 * s)
+        hip, knee, ank = f"{side}_hip", f"{side}_knee", f"{side}_ankle"
+        if vis(hip, knee):
+            regions[f"thigh_{side}"] = _limb(f"thigh_{side}", P(hip), P(knee), 0.38 * s)
+        if vis(knee, ank):
+            regions[f"shin_{side}"] = _limb(f"shin_{side}", P(knee), P(ank), 0.3 * s)
+            # just above the ankle: bare skin here (with long trousers required) means a rolled trouser leg
+            regions[f"shin_lower_{side}"] = _limb(f"shin_lower_{side}", P(knee), P(ank), 0.26 * s, 0.55, 0.92)
+        heel, toe = f"{side}_heel", f"{side}_foot_index"
+        if vis(ank, heel, toe):
+            regions[f"foot_{side}"] = _hull(f"foot_{side}", [P(ank), P(heel), P(toe)], 0.07 * s)
+    return regions

@@ -1,0 +1,1 @@
+"""Station runtime: config, sources, the pipeline, evidence and the `station` command."""

@@ -1,0 +1,209 @@
+"""The `station` command. Every error an operator can cause ends in one line on stderr and exit code 2."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EXIT_PASS, EXIT_NOT_PASSED, EXIT_ERROR = 0, 1, 2
+
+
+def _progress(done: int, total: int) -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r{done}/{total}")
+        sys.stderr.flush()
+        if done == total:
+            sys.stderr.write("\n")
+
+
+def _write_image(path: Path, image) -> None:
+    import cv2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, buf = cv2.imencode(path.suffix or ".jpg", image)
+    if not ok:
+        raise ValueError(f"{path}: cannot write an image with this extension")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(buf.tobytes())
+    tmp.replace(path)
+
+
+def _print_frame(title: str, data: dict) -> None:
+    print(f"{title}: {data['overall'].upper()}")
+    for check, r in data["checks"].items():
+        print(f"  {check:<12}{r['status']:<8}{r['reason_zh']} / {r['reason_en']}")
+    framing = data["framing"]
+    if not framing["ok"]:
+        print(f"  framing     {framing['instruction_zh']} / {framing['instruction_en']}")
+
+
+def cmd_check(args) -> int:
+    from station.config import load_config
+    from station.evidence import draw_evidence
+    from station.imageio import read_image
+    from station.pipeline import Pipeline
+
+    images = [(Path(p), read_image(p)) for p in args.photos]  # all bad inputs are reported before any model loads
+    pipeline = Pipeline(load_config(args.config))
+    outputs, all_pass = [], True
+    for path, image in images:
+        frame = pipeline.run(image)
+        data = {"image": str(path), **frame.to_dict()}
+        all_pass &= data["overall"] == "pass"
+        if args.evidence:
+            out = Path(args.evidence)
+            if len(images) > 1:
+                out = out.with_name(f"{out.stem}_{path.stem}{out.suffix or '.jpg'}")
+            _write_image(out, draw_evidence(frame))
+            data["evidence_image"] = str(out)
+        outputs.append(data)
+        if not args.json:
+            _print_frame(str(path), data)
+    if args.json:
+        print(json.dumps(outputs if len(outputs) > 1 else outputs[0], ensure_ascii=False, indent=2))
+    return EXIT_PASS if all_pass else EXIT_NOT_PASSED
+
+
+def cmd_eval(args) -> int:
+    from calibration.evaluate import evaluate, format_report
+
+    report = evaluate(Path(args.dir), Path(args.config) if args.config else None, _progress)
+    print(format_report(report))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, ensure_ascii=False, indent=2))
+    return EXIT_PASS
+
+
+def cmd_bench(args) -> int:
+    from station.bench import bench, format_bench
+    from station.config import load_config
+
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--size must look like 1280x720, got {args.size!r}") from None
+    report = bench(load_config(args.config), Path(args.path) if args.path else None, args.frames, width, height)
+    print(json.dumps(report, indent=2) if args.json else format_bench(report))
+    return EXIT_PASS
+
+
+def cmd_enroll(args) -> int:
+    from calibration.enrol import enrol_uniform
+    from station.config import load_config
+    from station.imageio import list_images
+    from station.pipeline import Pipeline
+
+    config = load_config(args.config)
+    photos = []
+    for p in map(Path, args.photos):
+        photos += list_images(p) if p.is_dir() else [p]
+    prototypes, notes = enrol_uniform(photos, Pipeline(config))
+    out = Path(args.out) if args.out else config.resolve(config.uniform.prototypes)
+    prototypes.save(out)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"enrolled {len(prototypes.prototypes)} reference photo(s) -> {out} "
+          f"(distance limit {prototypes.max_distance:.3f})")
+    return EXIT_PASS
+
+
+def cmd_run(args) -> int:
+    """A technician's session without the kiosk: frames from a source, one verdict from all of them."""
+    from itertools import islice
+
+    from station.config import load_config
+    from station.evidence import draw_evidence
+    from station.pipeline import Pipeline, aggregate, overall_status
+    from station.sources import open_source
+
+    config = load_config(args.config)
+    frames = open_source(args.source, config.camera.device, config.camera.width, config.camera.height,
+                         repeat=args.frames)
+    pipeline = Pipeline(config, tracking=args.source == "webcam")
+    per_frame, last = [], None
+    for i, image in enumerate(islice(frames, args.frames)):
+        last = pipeline.run(image)
+        per_frame.append(last.results)
+        f = last.perception.framing
+        guidance = "" if f.ok else f"  [{f.instruction_zh} / {f.instruction_en}]"
+        print(f"frame {i + 1}: {last.overall.value}{guidance}  ({last.timings_ms['total']:.0f} ms)")
+        if args.evidence_dir:
+            _write_image(Path(args.evidence_dir) / f"frame_{i + 1:04d}.jpg", draw_evidence(last))
+    if last is None:
+        raise ValueError(f"source {args.source!r} gave no frames")
+    verdict = aggregate(per_frame)
+    data = {"overall": overall_status(verdict.values()).value, "frames": len(per_frame),
+            "checks": {k: r.to_dict() for k, r in verdict.items()}}
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        print(f"session verdict over {len(per_frame)} frame(s): {data['overall'].upper()}")
+        for check, r in data["checks"].items():
+            print(f"  {check:<12}{r['status']:<8}{r['reason_zh']} / {r['reason_en']}")
+    return EXIT_PASS if data["overall"] == "pass" else EXIT_NOT_PASSED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="station", description="Pre-shift grooming and attire check station "
+                                     "(上门服务着装检查站). Exit codes: 0 pass, 1 not passed, 2 error.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("check", help="judge photos: verdict per check and overall, with reasons")
+    p.add_argument("photos", nargs="+")
+    p.add_argument("--json", action="store_true", help="print JSON (zh-CN and English reasons, evidence)")
+    p.add_argument("--evidence", metavar="OUT.jpg", help="write the annotated evidence image")
+    p.add_argument("--config", help="station config TOML")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("eval", help="score the station on a labelled set (shared/eval/FORMAT.md)")
+    p.add_argument("dir")
+    p.add_argument("--json", metavar="OUT", help="write the report as JSON")
+    p.add_argument("--config", help="station config TOML (the set's dataset.toml is merged on top)")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("bench", help="median and p95 ms per stage, and peak memory")
+    p.add_argument("path", nargs="?", help="a photo or a folder of photos (default: the demo frames)")
+    p.add_argument("--frames", type=int, default=40)
+    p.add_argument("--size", default="1280x720", help="frame size the photos are placed in")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--config")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("enroll-uniform", help="enrol the site uniform from reference photos (files or folders)")
+    p.add_argument("photos", nargs="+")
+    p.add_argument("--out", help="where to write the enrolment (default: [uniform] prototypes of the config)")
+    p.add_argument("--config")
+    p.set_defaults(func=cmd_enroll)
+
+    p = sub.add_parser("run", help="one check-in session from a source: demo, webcam, a photo, folder or video")
+    p.add_argument("--source", default="demo")
+    p.add_argument("--frames", type=int, default=6, help="frames to judge before the verdict")
+    p.add_argument("--evidence-dir", help="write each frame's evidence image here")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--config")
+    p.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from calibration.enrol import EnrolmentError
+    from calibration.evaluate import EvalError
+    from station.config import ConfigError
+    from station.imageio import ImageError
+    from station.sources import SourceError
+
+    try:
+        return args.func(args)
+    except (ImageError, ConfigError, EvalError, EnrolmentError, SourceError, ValueError, OSError) as exc:
+        print(f"station: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("station: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Reading photos with clear errors: a station operator sees one line, never a traceback."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MIN_SIDE = 64  # smaller than this holds no person worth judging
+MAX_PIXELS = 50_000_000  # ~ an 8K photo; larger is refused before decoding so memory stays bounded
+
+
+class ImageError(ValueError):
+    """A file that is not a usable photo; the message names the file and why."""
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Decode a photo to a BGR uint8 array, honouring the EXIF orientation that phone cameras write."""
+    path = Path(path)
+    if not path.exists():
+        raise ImageError(f"{path}: no such file")
+    if path.is_dir():
+        raise ImageError(f"{path}: is a folder, not an image")
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            if w * h > MAX_PIXELS:
+                raise ImageError(f"{path}: image too large ({w}x{h}, {w * h / 1e6:.0f} Mpx; at most "
+                                 f"{MAX_PIXELS / 1e6:.0f} Mpx)")
+            if min(w, h) < MIN_SIDE:
+                raise ImageError(f"{path}: image too small ({w}x{h}; at least {MIN_SIDE} px a side)")
+            im.load()  # decodes everything: a truncated JPEG raises here instead of coming back half grey
+            im = ImageOps.exif_transpose(im).convert("RGB")
+            rgb = np.asarray(im)
+    except ImageError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image (unknown or corrupt format)") from None
+    except Image.DecompressionBombError:
+        raise ImageError(f"{path}: image too large to decode safely") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"{path}: corrupt or truncated image ({exc})") from None
+    return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+def list_images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())

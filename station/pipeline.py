@@ -1,0 +1,192 @@
+"""frame -> perception -> checks -> verdict, as named stages with per-stage timing (like ultralytics' predictor)."""
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from checks.base import CheckResult, Status
+from checks.registry import build_checks
+from models.interfaces import FaceDetector, PersonSegmenter, PoseEstimator
+from models.perception import Box, Perception
+from models.regions import build_regions
+from station.config import StationConfig
+from station.framing import assess_framing
+
+MAX_SIDE = 1920  # larger frames are shrunk first: MediaPipe runs at 256 px inside, detail beyond this buys nothing
+
+
+@dataclass
+class FrameResult:
+    perception: Perception
+    results: dict[str, CheckResult]
+    timings_ms: dict[str, float]
+    scale: float = 1.0  # processed frame size / input frame size
+
+    @property
+    def overall(self) -> Status:
+        return overall_status(self.results.values())
+
+    def to_dict(self) -> dict:
+        f = self.perception.framing
+        return {
+            "overall": self.overall.value,
+            "framing": {"ok": f.ok, "people": f.people, "issues": list(f.issues),
+                        "instruction_zh": f.instruction_zh, "instruction_en": f.instruction_en},
+            "checks": {k: r.to_dict() for k, r in self.results.items()},
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }
+
+
+def overall_status(results) -> Status:
+    """FAIL if any rule fails; PASS only when every rule passed; otherwise UNKNOWN (judge again)."""
+    statuses = [r.status for r in results]
+    if Status.FAIL in statuses:
+        return Status.FAIL
+    if statuses and all(s == Status.PASS for s in statuses):
+        return Status.PASS
+    return Status.UNKNOWN
+
+
+@dataclass
+class Models:
+    pose: PoseEstimator
+    segmenter: PersonSegmenter
+    faces: FaceDetector
+    skin: object  # models.skin.SkinModel (or a fake with the same adapted_probability)
+
+    @classmethod
+    def load(cls, tracking: bool = False) -> "Models":
+        from models.mediapipe_models import MediaPipeFaces, MediaPipePose, MediaPipeSegmenter
+        from models.skin import SkinModel
+
+        return cls(MediaPipePose(tracking=tracking), MediaPipeSegmenter(), MediaPipeFaces(), SkinModel.load())
+
+
+@dataclass
+class StageTimer:
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def __call__(self, name: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + (time.perf_counter() - t0) * 1000
+
+
+def select_person(faces: list[Box], width: int, height: int) -> Box | None:
+    """With several people in view, the one to judge: the largest face, favouring the centre of the frame."""
+    if not faces:
+        return None
+
+    def weight(b: Box) -> float:
+        off_centre = abs(b.center[0] - width / 2) / (width / 2)
+        return b.area * (1.0 - 0.5 * off_centre)
+
+    return max(faces, key=weight)
+
+
+def face_skin_pixels(image: np.ndarray, face: Box | None) -> np.ndarray | None:
+    """Cheek-and-nose pixels of the face box: this person's own skin colour, away from hair, eyes and beard."""
+    if face is None:
+        return None
+    x1, y1, x2, y2 = face.as_int()
+    w, h = x2 - x1, y2 - y1
+    patch = image[y1 + int(0.45 * h): y1 + int(0.75 * h), x1 + int(0.2 * w): x2 - int(0.2 * w)]
+    return patch.reshape(-1, 3) if patch.size else None
+
+
+class Pipeline:
+    def __init__(self, config: StationConfig, models: Models | None = None, tracking: bool = False) -> None:
+        self.config = config
+        self.models = models or Models.load(tracking=tracking)
+        self.checks = build_checks(config)
+
+    def perceive(self, image: np.ndarray, timer: StageTimer) -> Perception:
+        cfg = self.config
+        h, w = image.shape[:2]
+        with timer("faces"):
+            faces = self.models.faces.detect(image)
+        target = select_person(faces, w, h) if len(faces) > 1 else (faces[0] if faces else None)
+        crop_x = (0, w)
+        if len(faces) > 1 and target is not None:
+            # MediaPipe Pose follows one person: show it only the chosen one, ~3.5 face widths either side
+            half = 3.5 * max(target.width, 1.0)
+            crop_x = (max(0, int(target.center[0] - half)), min(w, int(target.center[0] + half)))
+        with timer("pose"):
+            pose = self.models.pose.estimate(np.ascontiguousarray(image[:, crop_x[0]:crop_x[1]]))
+            if pose is not None and crop_x != (0, w):
+                xy = pose.xy + np.array([crop_x[0], 0], np.float32)
+                pose = type(pose)(xy, pose.visibility, (w, h))
+            if pose is not None and cfg.camera.mirrored:
+                pose = pose.mirrored()
+        with timer("segmentation"):
+            person_mask = self.models.segmenter.segment(image)
+            if crop_x != (0, w):
+                person_mask[:, : crop_x[0]] = 0
+                person_mask[:, crop_x[1]:] = 0
+        with timer("regions"):
+            regions = build_regions(pose, cfg.framing.min_visibility) if pose is not None else {}
+            framing = assess_framing(pose, faces, cfg.framing.min_visibility, cfg.framing.min_facing_ratio)
+        with timer("skin"):
+            skin = self.models.skin.adapted_probability(image, face_skin_pixels(image, target))
+        return Perception(image, pose, person_mask, faces, regions, framing, skin)
+
+    def run(self, image: np.ndarray) -> FrameResult:
+        timer = StageTimer()
+        t0 = time.perf_counter()
+        with timer("preprocess"):
+            scale = 1.0
+            if image.ndim == 2:
+                image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+            elif image.shape[2] == 4:
+                image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+            if max(image.shape[:2]) > MAX_SIDE:
+                scale = MAX_SIDE / max(image.shape[:2])
+                image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            image = np.ascontiguousarray(image, dtype=np.uint8)
+        perception = self.perceive(image, timer)
+        results = {}
+        for check in self.checks:
+            with timer(f"check.{check.id}"):
+                results[check.id] = check.run(perception)
+        timer.timings["total"] = (time.perf_counter() - t0) * 1000
+        return FrameResult(perception, results, timer.timings, scale)
+
+
+def aggregate(frames: list[dict[str, CheckResult]]) -> dict[str, CheckResult]:
+    """One verdict per check from the per-frame results of one session.
+
+    Pass and fail votes are weighted by their confidence; unknown frames do not vote, so a few frames where the
+    feet were hidden cannot outvote the frames that saw them. No votes at all gives unknown; a tie gives unknown.
+    The returned result is the most confident frame of the winning side (its reason and evidence), with the score
+    replaced by the winning side's share of the vote.
+    """
+    by_check: dict[str, list[CheckResult]] = defaultdict(list)
+    for frame in frames:
+        for check_id, result in frame.items():
+            by_check[check_id].append(result)
+    out = {}
+    for check_id, results in by_check.items():
+        weight = {Status.PASS: 0.0, Status.FAIL: 0.0}
+        for r in results:
+            if r.status in weight:
+                weight[r.status] += max(r.score, 1e-3)
+        total = weight[Status.PASS] + weight[Status.FAIL]
+        if total == 0 or weight[Status.PASS] == weight[Status.FAIL]:
+            best = max(results, key=lambda r: r.score)
+            reason = (best.reason_zh, best.reason_en) if total == 0 else (
+                "多帧结果不一致，请重新检查", "Frames disagree; please check again")
+            out[check_id] = CheckResult(check_id, Status.UNKNOWN, 0.0, *reason, best.evidence, best.measurements)
+            continue
+        winner = Status.PASS if weight[Status.PASS] > weight[Status.FAIL] else Status.FAIL
+        best = max((r for r in results if r.status == winner), key=lambda r: r.score)
+        out[check_id] = CheckResult(check_id, winner, weight[winner] / total, best.reason_zh, best.reason_en,
+                                    best.evidence, best.measurements)
+    return out

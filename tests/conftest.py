@@ -1,0 +1,24 @@
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+sys.path.insert(0, str(Path(__file__).parent))  # tests/factories.py
+
+
+@pytest.fixture(scope="session")
+def shared_eval() -> Path:
+    path = SHARED / "eval"
+    if not path.is_dir():
+        pytest.skip(f"{path} not present (the shared evaluation photos live beside the project)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_models():
+    """The real MediaPipe + skin models, loaded once for the slow tests."""
+    from station.pipeline import Models
+
+    return Models.load(tracking=False)

@@ -1,0 +1,100 @@
+"""Factory helpers and fakes: build perceptions and pipelines without loading a real model."""
+from __future__ import annotations
+
+import numpy as np
+
+from models.perception import POSE_NAMES, Box, Keypoints, Perception
+from models.regions import build_regions
+from station.config import StationConfig
+from station.framing import assess_framing
+from station.pipeline import Models
+
+W, H = 1280, 720
+
+# A person 620 px tall facing the camera in a 1280x720 frame, centred at x=640. Facing the camera, the person's own
+# left side is on the image's right (larger x).
+_STANDING = {
+    "nose": (640, 95), "left_eye_inner": (650, 85), "left_eye": (655, 85), "left_eye_outer": (660, 85),
+    "right_eye_inner": (630, 85), "right_eye": (625, 85), "right_eye_outer": (620, 85),
+    "left_ear": (672, 92), "right_ear": (608, 92), "mouth_left": (652, 110), "mouth_right": (628, 110),
+    "left_shoulder": (710, 160), "right_shoulder": (570, 160), "left_elbow": (730, 260),
+    "right_elbow": (550, 260), "left_wrist": (735, 350), "right_wrist": (545, 350),
+    "left_pinky": (742, 375), "right_pinky": (538, 375), "left_index": (738, 380), "right_index": (542, 380),
+    "left_thumb": (728, 370), "right_thumb": (552, 370), "left_hip": (685, 380), "right_hip": (595, 380),
+    "left_knee": (690, 510), "right_knee": (590, 510), "left_ankle": (690, 640), "right_ankle": (590, 640),
+    "left_heel": (688, 655), "right_heel": (592, 655), "left_foot_index": (705, 675),
+    "right_foot_index": (575, 675),
+}
+
+
+def make_keypoints(overrides: dict[str, tuple[float, float]] | None = None, hidden: tuple[str, ...] = (),
+                   size: tuple[int, int] = (W, H)) -> Keypoints:
+    pts = dict(_STANDING, **(overrides or {}))
+    xy = np.array([pts[n] for n in POSE_NAMES], dtype=np.float32)
+    vis = np.array([0.05 if n in hidden else 0.98 for n in POSE_NAMES], dtype=np.float32)
+    return Keypoints(xy, vis, size)
+
+
+def make_perception(image: np.ndarray | None = None, keypoints: Keypoints | None = None, skin: np.ndarray | None = None,
+                    person_mask: np.ndarray | None = None, faces: list[Box] | None = None,
+                    detections: list[Box] | None = None) -> Perception:
+    image = np.full((H, W, 3), 90, np.uint8) if image is None else image
+    h, w = image.shape[:2]
+    kp = keypoints if keypoints is not None else make_keypoints(size=(w, h))
+    faces = faces if faces is not None else [Box(615, 65, 665, 125, 0.9, "face")]
+    return Perception(
+        image=image, pose=kp,
+        person_mask=np.ones((h, w), np.float32) if person_mask is None else person_mask,
+        faces=faces, regions=build_regions(kp) if kp is not None else {},
+        framing=assess_framing(kp, faces), skin=np.zeros((h, w), np.float32) if skin is None else skin,
+        detections=detections or [])
+
+
+def paint(mask_like: np.ndarray, region, value: float) -> np.ndarray:
+    """Fill a region's polygon in a float map (e.g. mark a forearm as bare skin)."""
+    import cv2
+
+    cv2.fillPoly(mask_like, [np.round(region.polygon).astype(np.int32)], float(value))
+    return mask_like
+
+
+class FakePose:
+    def __init__(self, keypoints: Keypoints | None = None):
+        self.keypoints = keypoints
+        self.calls = 0
+
+    def estimate(self, image):
+        self.calls += 1
+        if self.keypoints is None:
+            return None
+        h, w = image.shape[:2]
+        return Keypoints(self.keypoints.xy, self.keypoints.visibility, (w, h))
+
+
+class FakeSegmenter:
+    def segment(self, image):
+        return np.ones(image.shape[:2], np.float32)
+
+
+class FakeFaces:
+    def __init__(self, boxes: list[Box] | None = None):
+        self.boxes = boxes if boxes is not None else [Box(615, 65, 665, 125, 0.9, "face")]
+
+    def detect(self, image):
+        return list(self.boxes)
+
+
+class FakeSkin:
+    """Calls 'skin' every pixel whose red channel is above 180: tests paint skin in that colour."""
+
+    def adapted_probability(self, image, reference_pixels=None):
+        return (image[:, :, 2] > 180).astype(np.float32)
+
+
+def fake_models(keypoints: Keypoints | None = None, faces: list[Box] | None = None) -> Models:
+    return Models(FakePose(keypoints if keypoints is not None else make_keypoints()), FakeSegmenter(),
+                  FakeFaces(faces), FakeSkin())
+
+
+def config(**sections) -> StationConfig:
+    return StationConfig(**sections)

@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+from factories import make_keypoints
+
+from models.perception import Box, Keypoints, Region
+from models.regions import build_regions
+
+
+def centre_x(region: Region) -> float:
+    return float(region.polygon[:, 0].mean())
+
+
+def test_own_left_chest_is_on_the_image_right_for_a_plain_camera():
+    regions = build_regions(make_keypoints())
+    assert centre_x(regions["chest_left"]) > 640 > centre_x(regions["chest_right"])
+
+
+def test_mirrored_camera_swaps_sides():
+    # MediaPipe labels sides by appearance: in a mirrored preview the person's real left shoulder shows on the
+    # image's left, where a facing person's RIGHT shoulder would be, so MediaPipe calls it "right_shoulder".
+    # Its output for a mirrored frame therefore looks just like a plain frame's; Keypoints.mirrored() swaps the
+    # labels back to the person's own sides.
+    as_mediapipe_labels_it = make_keypoints()
+    own = as_mediapipe_labels_it.mirrored()
+    regions = build_regions(own)
+    assert centre_x(regions["chest_left"]) < 640 < centre_x(regions["chest_right"])
+    assert np.allclose(own.point("left_shoulder"), as_mediapipe_labels_it.point("right_shoulder"))
+    assert np.allclose(own.point("mouth_left"), as_mediapipe_labels_it.point("mouth_right"))
+    assert np.allclose(own.mirrored().xy, as_mediapipe_labels_it.xy)
+
+
+def test_regions_need_visible_keypoints():
+    feet = ("left_ankle", "right_ankle", "left_heel", "right_heel", "left_foot_index", "right_foot_index")
+    regions = build_regions(make_keypoints(hidden=feet))
+    assert not any(name.startswith("foot_") for name in regions)
+    assert "shin_left" not in regions and "shin_lower_left" not in regions
+    assert {"chest_left", "chest_right", "torso", "forearm_lower_left", "thigh_left"} <= set(regions)
+
+
+def test_off_frame_keypoints_are_not_visible_even_with_high_visibility():
+    kp = make_keypoints({"left_ankle": (690, 900), "left_heel": (688, 910), "left_foot_index": (705, 930)})
+    assert kp.visibility[27] > 0.9 and not kp.visible("left_ankle")
+    regions = build_regions(kp)
+    assert "foot_left" not in regions and "foot_right" in regions
+
+
+def test_upper_body_photo_still_gets_a_chest():
+    hidden = ("left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel",
+              "right_heel", "left_foot_index", "right_foot_index")
+    regions = build_regions(make_keypoints(hidden=hidden))
+    chest = regions["chest_left"].box
+    assert chest.y1 > 160 and chest.height > 30
+
+
+def test_chest_left_lies_between_shoulders_and_mid_torso():
+    box = build_regions(make_keypoints())["chest_left"].box
+    assert 160 <= box.y1 and box.y2 <= (160 + 380) / 2 + 30
+    assert 640 <= box.x1 and box.x2 <= 710
+
+
+def test_containers_validate_shapes():
+    with pytest.raises(ValueError):
+        Keypoints(np.zeros((17, 2)), np.zeros(17), (10, 10))
+    with pytest.raises(ValueError):
+        Box(10, 10, 5, 20)
+    with pytest.raises(ValueError):
+        Region("x", np.zeros((2, 2)))

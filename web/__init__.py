@@ -1,0 +1,1 @@
+"""Flask kiosk and supervisor review (built in a later step)."""
