@@ -8,7 +8,7 @@ import numpy as np
 from checks.uniform import DEFAULT_MAX_DISTANCE, UniformPrototypes, describe
 from station.imageio import read_image
 
-MARGIN = 1.35  # threshold = margin x the largest leave-one-out distance among the references
+MARGIN = 1.2  # threshold = margin x the median leave-one-out distance among the references
 
 
 class EnrolmentError(ValueError):
@@ -19,7 +19,9 @@ def enrol_uniform(photos: list[Path], pipeline) -> tuple[UniformPrototypes, list
     """Prototypes from reference photos, and a note for every photo that could not be used.
 
     The distance limit is learned from the references themselves: each one's distance to its nearest other
-    reference, so a site whose uniform photos vary more (two variants, mixed light) gets a wider limit.
+    reference, so a site whose uniform photos vary more (mixed light, several people) gets a wider limit. The median,
+    not the largest: a variant enrolled from one photo alone (the only vest in the set) has no near twin and would
+    otherwise widen the limit for everyone.
     """
     protos, sources, notes = [], [], []
     for path in photos:
@@ -39,5 +41,5 @@ def enrol_uniform(photos: list[Path], pipeline) -> tuple[UniformPrototypes, list
         for i, feats in enumerate(protos):
             others = UniformPrototypes(protos[:i] + protos[i + 1:], limit, [])
             loo.append(others.distance(feats)[0])
-        limit = float(np.clip(MARGIN * max(loo), 0.2, 0.6))
+        limit = float(np.clip(MARGIN * np.median(loo), 0.1, 0.6))
     return UniformPrototypes(protos, limit, sources), notes

@@ -91,6 +91,8 @@ def evaluate(folder: Path, config_path: Path | None = None, progress=None) -> di
                 if acc is not None and acc.status != Status.UNKNOWN:
                     entry["pieces"] = int(acc.measurements.get("pieces", 0))
                 entry["reasons"] = {k: r.reason_en for k, r in frame.results.items()}
+                entry["measurements"] = {k: {m: round(float(v), 4) for m, v in r.measurements.items()}
+                                         for k, r in frame.results.items() if r.measurements}
             except ImageError as exc:
                 entry["error"] = str(exc)
                 notes.append(str(exc))

@@ -1,18 +1,14 @@
 """At most N pieces of jewellery (不可佩戴超过3件首饰).
 
-Without a trained jewellery detector, two kinds of piece are visible from colour alone:
-- a watch or bracelet: a band across a bare wrist that is not skin, while the forearm and hand beside it are;
-- an earring: a small bright, low-saturation (metallic) spot just below an ear, on skin.
-The trained detector (perception.detections labelled as jewellery kinds) replaces these when it is installed.
+Without a trained jewellery detector, one kind of piece is visible from colour alone: a watch or bracelet, a band
+across a bare wrist that is not skin while the forearm and hand beside it are. (A bright-spot earring cue was tried
+and removed: on ccp-public it fired on 22% of photos without jewellery and 23% with, i.e. no signal.) The trained
+detector (perception.detections labelled as jewellery kinds) replaces this when it is installed.
 """
 from __future__ import annotations
 
-import cv2
-import numpy as np
-
 from checks.base import Check, CheckResult, Evidence, Status, region_share
-from models.perception import Box, Perception
-from models.regions import body_scale
+from models.perception import Perception
 
 JEWELLERY = ("bracelet", "watch", "earrings", "necklace", "ring")
 
@@ -33,34 +29,6 @@ def wrist_bands(p: Perception) -> list[Evidence]:
     return found
 
 
-def earrings(p: Perception) -> list[Evidence]:
-    if p.pose is None or p.skin is None:
-        return []
-    s = body_scale(p.pose)
-    found = []
-    hsv = cv2.cvtColor(p.image, cv2.COLOR_BGR2HSV)
-    for side in ("left", "right"):
-        ear = p.region(f"ear_{side}")
-        if ear is None:
-            continue
-        # the lobe hangs below the ear keypoint: look in the lower part of the ear square
-        x1, y1, x2, y2 = ear.box.clip(*p.size).as_int()
-        y1 = (y1 + y2) // 2
-        if x2 - x1 < 4 or y2 - y1 < 4:
-            continue
-        v = hsv[y1:y2, x1:x2, 2].astype(np.float32)
-        sat = hsv[y1:y2, x1:x2, 1].astype(np.float32)
-        skin = p.skin[y1:y2, x1:x2]
-        if skin.mean() < 0.3:  # covered by hair or a collar: nothing to judge
-            continue
-        shiny = (v > np.percentile(v, 50) + 60) & (sat < 60) & (skin < 0.3)
-        area = int(shiny.sum())
-        if 0.0004 * s * s <= area <= 0.01 * s * s:
-            box = Box(x1, y1, x2, y2, 0.4, f"earring {side}")
-            found.append(Evidence.of_box(box, Status.FAIL, f"earring {side}"))
-    return found
-
-
 class AccessoriesCheck(Check):
     id = "accessories"
     title_zh, title_en = "首饰", "Jewellery"
@@ -73,7 +41,7 @@ class AccessoriesCheck(Check):
         else:
             if p.pose is None:
                 return self.unknown("看不到人", "No person in view")
-            pieces = wrist_bands(p) + earrings(p)
+            pieces = wrist_bands(p)
         ears = [e for e in pieces if e.label.startswith("earring")]
         count = len(pieces) - (1 if cfg.pair_counts_as_one and len(ears) == 2 else 0)
         status = Status.FAIL if count > cfg.max_pieces else Status.PASS

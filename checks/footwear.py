@@ -16,7 +16,7 @@ class FootwearCheck(Check):
 
     def run(self, p: Perception) -> CheckResult:
         limit = self.config.footwear.max_skin_fraction
-        feet = [p.region(f"foot_{side}") for side in ("left", "right")]
+        feet = [p.region(f"toes_{side}") for side in ("left", "right")]
         feet = [f for f in feet if f is not None]
         if not feet or p.skin is None:
             return self.unknown("看不到双脚，请后退让双脚进入画面", "Feet not in view; step back so your feet show")

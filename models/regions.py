@@ -11,6 +11,7 @@ import numpy as np
 from models.perception import Keypoints, Region
 
 SIDES = ("left", "right")
+FOOT_VISIBILITY = 0.4  # feet are small and often rated lower than they deserve
 
 
 def _limb(name: str, a: np.ndarray, b: np.ndarray, width: float, t0: float = 0.0, t1: float = 1.0) -> Region:
@@ -115,8 +116,13 @@ def build_regions(kp: Keypoints, min_visibility: float = 0.5) -> dict[str, Regio
         if vis(knee, ank):
             regions[f"shin_{side}"] = _limb(f"shin_{side}", P(knee), P(ank), 0.3 * s)
             # just above the ankle: bare skin here (with long trousers required) means a rolled trouser leg
-            regions[f"shin_lower_{side}"] = _limb(f"shin_lower_{side}", P(knee), P(ank), 0.26 * s, 0.55, 0.92)
+            regions[f"shin_lower_{side}"] = _limb(f"shin_lower_{side}", P(knee), P(ank), 0.26 * s, 0.7, 1.0)
         heel, toe = f"{side}_heel", f"{side}_foot_index"
-        if vis(ank, heel, toe):
-            regions[f"foot_{side}"] = _hull(f"foot_{side}", [P(ank), P(heel), P(toe)], 0.07 * s)
+        # facing the camera, the heel hides behind the foot and MediaPipe rates it low: ankle and toe suffice
+        if kp.visible(ank, FOOT_VISIBILITY) and kp.visible(toe, FOOT_VISIBILITY):
+            back = P(heel) if kp.visible(heel, 0.2) else P(ank)
+            regions[f"foot_{side}"] = _hull(f"foot_{side}", [P(ank), back, P(toe)], 0.07 * s)
+            # the front of the foot: open footwear shows toes, while even pumps and flats cover them
+            front = P(ank) + (P(toe) - P(ank)) * 0.5
+            regions[f"toes_{side}"] = _hull(f"toes_{side}", [front, P(toe)], 0.05 * s)
     return regions

@@ -44,7 +44,7 @@ class BadgeConfig(CheckSection):
 
 
 class FootwearConfig(CheckSection):
-    max_skin_fraction: float = Field(0.18, ge=0.0, le=1.0)  # share of the foot region that may look like bare skin
+    max_skin_fraction: float = Field(0.35, ge=0.0, le=1.0)  # share of the toe region that may look like bare skin
 
 
 class CuffsConfig(CheckSection):

@@ -16,7 +16,7 @@ _MESSAGES = {
     "feet_out_of_view": ("请后退，让双脚进入画面", "Step back so your feet are in view"),
     "not_facing": ("请正面朝向摄像头", "Please face the camera"),
 }
-FEET = ("left_ankle", "right_ankle", "left_heel", "right_heel", "left_foot_index", "right_foot_index")
+FEET = ("left_ankle", "right_ankle", "left_foot_index", "right_foot_index")  # heels hide behind feet when facing
 
 
 def assess_framing(pose: Keypoints | None, faces: list[Box], min_visibility: float = 0.5,

@@ -26,9 +26,9 @@ def skin_on(*region_names):
 def test_footwear_closed_bare_and_out_of_view():
     check = FootwearCheck(config())
     assert check.run(skin_on()).status == Status.PASS
-    bare = check.run(skin_on("foot_left"))
+    bare = check.run(skin_on("toes_left"))
     assert bare.status == Status.FAIL and "foot" in bare.reason_en
-    assert any(e.label == "foot_left" and e.status == Status.FAIL for e in bare.evidence)
+    assert any(e.label == "toes_left" and e.status == Status.FAIL for e in bare.evidence)
     hidden = make_perception(keypoints=make_keypoints(hidden=FEET))
     assert check.run(hidden).status == Status.UNKNOWN
 
