@@ -18,8 +18,8 @@ MIN_CONTRAST = 28.0  # L difference (0..255) between the card and a ring of clot
 
 
 def find_badge_candidates(p: Perception) -> list[Box]:
-    """Card-shaped bright blobs inside the torso, best first."""
-    torso = p.region("torso")
+    """Card-shaped bright blobs on the front of the torso, best first."""
+    torso = p.region("lanyard")
     if torso is None or p.pose is None:
         return []
     s = body_scale(p.pose)
@@ -72,12 +72,7 @@ def allowed_zone(p: Perception, position: str) -> Region | None:
     """Where the policy allows the badge: the wearer's left chest, or the chest down to where a lanyard hangs."""
     if position == "left_chest":
         return p.region("chest_left")
-    torso = p.region("torso")
-    if torso is None:
-        return None
-    poly = torso.polygon  # shoulder-left, shoulder-right, hip-right, hip-left
-    top, bottom = poly[:2], poly[2:][::-1]
-    return Region("chest_lanyard", np.concatenate([top, (top + (bottom - top) * 0.8)[::-1]]))
+    return p.region("lanyard")
 
 
 class BadgeCheck(Check):

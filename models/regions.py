@@ -68,8 +68,8 @@ def build_regions(kp: Keypoints, min_visibility: float = 0.5) -> dict[str, Regio
         hips_seen = vis("left_hip", "right_hip")
         if hips_seen:
             lh, rh = P("left_hip"), P("right_hip")
-        else:  # upper-body photo: hips below the frame; a typical torso is ~1.2 shoulder widths tall
-            down = np.array([0.0, 1.2 * s], dtype=np.float32)
+        else:  # upper-body photo: hips below the frame; shoulder-to-hip is ~1.25 shoulder widths (~50 cm over ~40 cm) in adults
+            down = np.array([0.0, 1.25 * s], dtype=np.float32)
             lh, rh = ls + down, rs + down
         # Chest: from a little below the shoulder line to mid-torso, inset from the arm joints.
         def lerp(a, b, t):
@@ -84,11 +84,12 @@ def build_regions(kp: Keypoints, min_visibility: float = 0.5) -> dict[str, Regio
         regions["chest_left"] = Region("chest_left", np.stack([c_top, l_top, l_mid, c_mid]))
         regions["chest_right"] = Region("chest_right", np.stack([r_top, c_top, c_mid, r_mid]))
         regions["chest"] = Region("chest", np.stack([r_top, l_top, l_mid, r_mid]))
-        if hips_seen:
-            regions["torso"] = Region("torso", np.stack([lerp(ls, rs, 0.08), lerp(rs, ls, 0.08),
-                                                         lerp(rh, lh, 0.05), lerp(lh, rh, 0.05)]))
-        else:
-            regions["torso"] = Region("torso", np.stack([lerp(ls, rs, 0.1), lerp(rs, ls, 0.1), r_mid, l_mid]))
+        full_torso = np.stack([lerp(ls, rs, 0.08), lerp(rs, ls, 0.08), lerp(rh, lh, 0.05), lerp(lh, rh, 0.05)])
+        # where a badge on a lanyard may hang: from the breastbone down to the stomach
+        regions["lanyard"] = Region("lanyard", full_torso)
+        # the clothes judged for the uniform; without hips in view, only the part surely above the frame's edge
+        regions["torso"] = Region("torso", full_torso if hips_seen else
+                                  np.stack([lerp(ls, rs, 0.1), lerp(rs, ls, 0.1), r_mid, l_mid]))
         if vis("nose"):
             mouth = (P("mouth_left") + P("mouth_right")) / 2 if vis("mouth_left", "mouth_right") else P("nose")
             chin = mouth + (neck_base - mouth) * 0.35

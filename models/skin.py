@@ -23,7 +23,7 @@ DEFAULT_PATH = Path(__file__).resolve().with_name("skin") / "skin_model.npz"
 
 Y_BINS, C_BINS = 8, 64  # histogram shape (Y, Cr, Cb) of the shipped model: a bin is Y >> 5, Cr >> 2, Cb >> 2
 MIN_REFERENCE_PIXELS = 50
-MAX_REFERENCE_PIXELS = 2000
+MAX_REFERENCE_PIXELS = 1000
 PERSON_WEIGHT = 0.5  # share of the adapted skin likelihood that comes from the person's own colour model
 CHROMA_FLOOR = 2.0  # std (Cr/Cb levels) added to the person's chroma spread: other body parts, other light
 LUMA_FLOOR = 24.0  # minimum std (Y levels) of the person's luma factor: shading differs across the body
@@ -53,7 +53,7 @@ def _upsample(hist: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(fine / fine.sum(), dtype=np.float32)
 
 
-def _robust_gaussian(x: np.ndarray, h: float = 0.75, steps: int = 6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _robust_gaussian(x: np.ndarray, h: float = 0.75, steps: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean and covariance of 2-D points by MCD-style concentration steps (refit on the h closest), with the
     chi-square consistency factor so the covariance estimates the full spread. Also returns the inlier mask."""
     mu = np.median(x, axis=0)
@@ -146,7 +146,8 @@ class SkinModel:
             return np.zeros(image_bgr.shape[:2], np.float32)
         y, cr, cb = cv2.split(cv2.cvtColor(np.ascontiguousarray(image_bgr), cv2.COLOR_BGR2YCrCb))
         # integer (x, y) map into the lookup image: x = Cb, y = Ybin*256 + Cr; nearest = a pure table lookup
-        row = cv2.add(cv2.LUT(y, self._y_to_row), cr, dtype=cv2.CV_16S)
+        row = cv2.LUT(y, self._y_to_row)
+        row += cr
         return cv2.remap(lut, cv2.merge([cb.astype(np.int16), row]), None, cv2.INTER_NEAREST)
 
     def probability(self, image_bgr: np.ndarray) -> np.ndarray:
@@ -168,10 +169,9 @@ class SkinModel:
         mu, cov, keep = _robust_gaussian(ycc[:, 1:])
         cov = cov + CHROMA_FLOOR ** 2 * np.eye(2)
         # this person's skin: a Gaussian in (Cr, Cb) x a broad Gaussian in Y, as mass per (Y bin, Cr, Cb) value
-        c = _V.astype(np.float64) - mu[:, None]  # (2, 256): Cr and Cb offsets
-        icov = np.linalg.inv(cov)
-        d2 = icov[0, 0] * c[0][:, None] ** 2 + 2 * icov[0, 1] * np.outer(c[0], c[1]) + icov[1, 1] * c[1][None] ** 2
-        chroma = np.exp(-0.5 * d2)
+        dcr, dcb = (_V[None] - mu[:, None]).astype(np.float32)  # offsets of every Cr and every Cb value
+        (a, b), (_, c) = np.linalg.inv(cov).astype(np.float32)
+        chroma = np.exp(-0.5 * ((a * dcr * dcr)[:, None] + (2 * b * dcr)[:, None] * dcb[None] + (c * dcb * dcb)[None]))
         chroma /= chroma.sum()
         y_ref = ycc[keep, 0]
         y_mu = np.median(y_ref)
@@ -183,7 +183,7 @@ class SkinModel:
         # by a mixture  w * P(colour | this person's skin) + (1 - w) * P(colour | anyone's skin).  Colours of this
         # person's skin rise even where the population model had little mass (very pale/dark skin, tinted light),
         # while colours that are common on clothing stay low because the non-skin likelihood is untouched.
-        skin = chroma.astype(np.float32)[None] * (self.prior * PERSON_WEIGHT * luma).astype(np.float32)[:, None, None]
+        skin = chroma[None] * (self.prior * PERSON_WEIGHT * luma).astype(np.float32)[:, None, None]
         skin += self._skin_fine_kept
         return self._posterior(skin)
 

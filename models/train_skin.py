@@ -235,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
             **validation,
         },
         "train_scores": {name: train_scores[name].report(thresholds[name]) for name in ("generic", "adapted")},
+        "limitations": "CCP is street-fashion photos of mostly light-skinned people: the generic model scores very "
+                       "dark or unsaturated skin low (adaptation helps only where its colour differs from the "
+                       "clothes), and it was trained on person pixels, so mask the background before using it.",
         "software": {"numpy": np.__version__, "opencv": cv2.__version__, "python": sys.version.split()[0]},
     }
     manifest_path = args.out.with_name("manifest.json")

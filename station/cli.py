@@ -84,7 +84,8 @@ def cmd_bench(args) -> int:
         width, height = (int(v) for v in args.size.lower().split("x"))
     except ValueError:
         raise ValueError(f"--size must look like 1280x720, got {args.size!r}") from None
-    report = bench(load_config(args.config), Path(args.path) if args.path else None, args.frames, width, height)
+    report = bench(load_config(args.config), Path(args.path) if args.path else None, args.frames, width, height,
+                   tracking=args.tracking)
     print(json.dumps(report, indent=2) if args.json else format_bench(report))
     return EXIT_PASS
 
@@ -167,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?", help="a photo or a folder of photos (default: the demo frames)")
     p.add_argument("--frames", type=int, default=40)
     p.add_argument("--size", default="1280x720", help="frame size the photos are placed in")
+    p.add_argument("--tracking", action="store_true", help="live-camera mode: pose follows the person across frames")
     p.add_argument("--json", action="store_true")
     p.add_argument("--config")
     p.set_defaults(func=cmd_bench)

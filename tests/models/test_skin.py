@@ -60,6 +60,13 @@ def test_output_shape_dtype_and_range(model):
         model.probability(np.zeros((4, 4, 3), np.float32))
 
 
+def test_lookup_reads_the_table_at_each_pixels_colour(model):
+    img = np.random.default_rng(4).integers(0, 256, (31, 41, 3), dtype=np.uint8)
+    y, cr, cb = np.moveaxis(cv2.cvtColor(img, cv2.COLOR_BGR2YCrCb).astype(int), 2, 0)
+    table = model._lut.reshape(model.y_bins, 256, 256)
+    assert np.array_equal(model.probability(img), table[y >> 5, cr, cb])
+
+
 def test_skin_tones_score_higher_than_saturated_blue_and_green(model):
     skin = [float(model.probability(patch(c)).mean()) for c in SKIN_TONES_BGR]
     other = [float(model.probability(patch(c)).mean()) for c in [(255, 0, 0), (0, 255, 0), (200, 60, 20),
