@@ -68,7 +68,7 @@ def build_regions(kp: Keypoints, min_visibility: float = 0.5) -> dict[str, Regio
         hips_seen = vis("left_hip", "right_hip")
         if hips_seen:
             lh, rh = P("left_hip"), P("right_hip")
-        else:  # upper-body photo: hips below the frame; shoulder-to-hip is ~1.25 shoulder widths (~50 cm over ~40 cm) in adults
+        else:  # upper-body photo, hips below the frame: shoulder-to-hip is ~1.25 shoulder widths in adults
             down = np.array([0.0, 1.25 * s], dtype=np.float32)
             lh, rh = ls + down, rs + down
         # Chest: from a little below the shoulder line to mid-torso, inset from the arm joints.
