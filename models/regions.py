@@ -11,6 +11,17 @@ import numpy as np
 from models.perception import Keypoints, Region
 
 SIDES = ("left", "right")
+# (region, from joint, to joint, width in body scales, start, end as fractions of the segment)
+LIMB_SEGMENTS = (
+    ("upper_arm", "shoulder", "elbow", 0.28, 0.0, 1.0),
+    ("forearm", "elbow", "wrist", 0.24, 0.0, 1.0),
+    # the half of the forearm next to the wrist: bare skin here means a rolled cuff or a short sleeve
+    ("forearm_lower", "elbow", "wrist", 0.22, 0.5, 0.95),
+    ("thigh", "hip", "knee", 0.38, 0.0, 1.0),
+    ("shin", "knee", "ankle", 0.3, 0.0, 1.0),
+    # just above the ankle: bare skin here (with long trousers required) means a rolled trouser leg
+    ("shin_lower", "knee", "ankle", 0.26, 0.7, 1.0),
+)
 FOOT_VISIBILITY = 0.4  # feet are small and often rated lower than they deserve
 
 
@@ -96,28 +107,18 @@ def build_regions(kp: Keypoints, min_visibility: float = 0.5) -> dict[str, Regio
             regions["neck"] = _limb("neck", chin, neck_base, 0.35 * s)
 
     for side in SIDES:
-        sh, el, wr = f"{side}_shoulder", f"{side}_elbow", f"{side}_wrist"
-        if vis(sh, el):
-            regions[f"upper_arm_{side}"] = _limb(f"upper_arm_{side}", P(sh), P(el), 0.28 * s)
-        if vis(el, wr):
-            regions[f"forearm_{side}"] = _limb(f"forearm_{side}", P(el), P(wr), 0.24 * s)
-            # the half of the forearm next to the wrist: bare skin here means a rolled cuff or a short sleeve
-            regions[f"forearm_lower_{side}"] = _limb(f"forearm_lower_{side}", P(el), P(wr), 0.22 * s, 0.5, 0.95)
+        for name, a, b, width, t0, t1 in LIMB_SEGMENTS:
+            if vis(f"{side}_{a}", f"{side}_{b}"):
+                regions[f"{name}_{side}"] = _limb(f"{name}_{side}", P(f"{side}_{a}"), P(f"{side}_{b}"), width * s,
+                                                  t0, t1)
+        wr, ear, ank = f"{side}_wrist", f"{side}_ear", f"{side}_ankle"
         if vis(wr):
             regions[f"wrist_{side}"] = _square(f"wrist_{side}", P(wr), 0.12 * s)
             fingers = [P(f"{side}_{f}") for f in ("pinky", "index", "thumb") if vis(f"{side}_{f}")]
             if fingers:
                 regions[f"hand_{side}"] = _hull(f"hand_{side}", [P(wr), *fingers], 0.08 * s)
-        ear = f"{side}_ear"
         if vis(ear):
             regions[f"ear_{side}"] = _square(f"ear_{side}", P(ear) + np.array([0, 0.05 * s]), 0.11 * s)
-        hip, knee, ank = f"{side}_hip", f"{side}_knee", f"{side}_ankle"
-        if vis(hip, knee):
-            regions[f"thigh_{side}"] = _limb(f"thigh_{side}", P(hip), P(knee), 0.38 * s)
-        if vis(knee, ank):
-            regions[f"shin_{side}"] = _limb(f"shin_{side}", P(knee), P(ank), 0.3 * s)
-            # just above the ankle: bare skin here (with long trousers required) means a rolled trouser leg
-            regions[f"shin_lower_{side}"] = _limb(f"shin_lower_{side}", P(knee), P(ank), 0.26 * s, 0.7, 1.0)
         heel, toe = f"{side}_heel", f"{side}_foot_index"
         # facing the camera, the heel hides behind the foot and MediaPipe rates it low: ankle and toe suffice
         if kp.visible(ank, FOOT_VISIBILITY) and kp.visible(toe, FOOT_VISIBILITY):
