@@ -67,6 +67,17 @@ def test_lookup_reads_the_table_at_each_pixels_colour(model):
     assert np.array_equal(model.probability(img), table[y >> 5, cr, cb])
 
 
+def test_results_are_independent_of_earlier_calls(model):
+    rng = np.random.default_rng(5)
+    a, b = rng.integers(0, 256, (2, 30, 40, 3), dtype=np.uint8)
+    first = model.probability(a)
+    kept = first.copy()
+    model.probability(b)  # same size: reuses the work arrays
+    model.adapted_probability(b[:20], noisy_pixels((110, 150, 200)))  # another size
+    assert np.array_equal(first, kept)  # an earlier result is never overwritten
+    assert np.array_equal(model.probability(a), kept)
+
+
 def test_skin_tones_score_higher_than_saturated_blue_and_green(model):
     skin = [float(model.probability(patch(c)).mean()) for c in SKIN_TONES_BGR]
     other = [float(model.probability(patch(c)).mean()) for c in [(255, 0, 0), (0, 255, 0), (200, 60, 20),
