@@ -1,4 +1,7 @@
-"""`station eval DIR`: judge every labelled photo of a set with the real pipeline and score it (shared/eval/FORMAT.md)."""
+"""`station eval DIR`: judge every labelled photo of a set with the real pipeline and score it.
+
+The contract is ../shared/eval/FORMAT.md.
+"""
 from __future__ import annotations
 
 import csv

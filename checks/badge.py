@@ -19,15 +19,14 @@ MIN_CONTRAST = 28.0  # L difference (0..255) between the card and a ring of clot
 
 def find_badge_candidates(p: Perception) -> list[Box]:
     """Card-shaped bright blobs on the front of the torso, best first."""
-    torso = p.region("lanyard")
-    if torso is None or p.pose is None:
+    front = p.region("lanyard")
+    if front is None or p.pose is None:
         return []
     s = body_scale(p.pose)
-    x1, y1, x2, y2 = torso.box.clip(*p.size).as_int()
+    (x1, y1, x2, y2), inside = front.local_mask(*p.size)
     if x2 - x1 < 16 or y2 - y1 < 16:
         return []
     crop = p.image[y1:y2, x1:x2]
-    inside = torso.mask(p.image.shape)[y1:y2, x1:x2]
     if p.person_mask is not None:
         inside &= p.person_mask[y1:y2, x1:x2] > 0.5
     L = cv2.cvtColor(crop, cv2.COLOR_BGR2LAB)[:, :, 0]

@@ -91,18 +91,9 @@ def region_share(perception: Perception, region: Region, pixel_map: np.ndarray,
                  within_person: bool = True) -> tuple[float, int]:
     """Mean of `pixel_map` (e.g. skin probability) over a region, restricted to the person mask.
 
-    Returns (share, pixels counted); 0 pixels means the region is off-frame or off the person. Works on the
-    region's bounding box only: full-frame masks cost milliseconds per region at 1280x720.
+    Returns (share, pixels counted); 0 pixels means the region is off-frame or off the person.
     """
-    import cv2
-
-    h, w = pixel_map.shape
-    x1, y1, x2, y2 = region.box.clip(w, h).as_int()
-    if x2 <= x1 or y2 <= y1:
-        return 0.0, 0
-    mask = np.zeros((y2 - y1, x2 - x1), np.uint8)
-    cv2.fillPoly(mask, [np.round(region.polygon - (x1, y1)).astype(np.int32)], 1)
-    mask = mask.astype(bool)
+    (x1, y1, x2, y2), mask = region.local_mask(pixel_map.shape[1], pixel_map.shape[0])
     if within_person and perception.person_mask is not None:
         mask &= perception.person_mask[y1:y2, x1:x2] > 0.5
     n = int(mask.sum())

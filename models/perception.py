@@ -134,13 +134,25 @@ class Region:
         x2, y2 = self.polygon.max(axis=0)
         return Box(float(x1), float(y1), float(x2), float(y2), label=self.name)
 
-    def mask(self, shape: tuple[int, int]) -> np.ndarray:
-        """Boolean (H, W) mask of the polygon."""
+    def local_mask(self, width: int, height: int) -> tuple[tuple[int, int, int, int], np.ndarray]:
+        """The polygon's box clipped to the frame, (x1, y1, x2, y2), and a boolean mask of that box.
+
+        Region-sized work: a full-frame mask costs milliseconds per region at 1280x720.
+        """
         import cv2
 
-        m = np.zeros(shape[:2], dtype=np.uint8)
-        cv2.fillPoly(m, [np.round(self.polygon).astype(np.int32)], 1)
-        return m.astype(bool)
+        x1, y1, x2, y2 = self.box.clip(width, height).as_int()
+        m = np.zeros((max(y2 - y1, 0), max(x2 - x1, 0)), dtype=np.uint8)
+        if m.size:
+            cv2.fillPoly(m, [np.round(self.polygon - (x1, y1)).astype(np.int32)], 1)
+        return (x1, y1, x2, y2), m.astype(bool)
+
+    def mask(self, shape: tuple[int, int]) -> np.ndarray:
+        """Boolean (H, W) mask of the polygon."""
+        (x1, y1, x2, y2), local = self.local_mask(shape[1], shape[0])
+        m = np.zeros(shape[:2], dtype=bool)
+        m[y1:y2, x1:x2] = local
+        return m
 
 
 @dataclass(frozen=True)

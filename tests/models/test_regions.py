@@ -65,3 +65,15 @@ def test_containers_validate_shapes():
         Box(10, 10, 5, 20)
     with pytest.raises(ValueError):
         Region("x", np.zeros((2, 2)))
+
+
+def test_local_mask_is_the_full_mask_cropped_including_off_frame_regions():
+    shape = (720, 1280)
+    for region in (Region("inside", np.array([[100, 100], [180, 120], [150, 200]])),
+                   Region("off_edge", np.array([[1250, 690], [1330, 700], [1300, 760]]))):
+        (x1, y1, x2, y2), local = region.local_mask(shape[1], shape[0])
+        full = region.mask(shape)
+        assert full[y1:y2, x1:x2].sum() == local.sum() == full.sum() > 0
+        assert x2 <= shape[1] and y2 <= shape[0]
+    gone = Region("gone", np.array([[-50, -50], [-10, -50], [-10, -10]]))
+    assert gone.local_mask(1280, 720)[1].size == 0 and not gone.mask(shape).any()
