@@ -71,7 +71,7 @@ def evaluate(folder: Path, config_path: Path | None = None, progress=None) -> di
     rows = read_labels(folder)
     overrides = [folder / "dataset.toml"] if (folder / "dataset.toml").is_file() else []
     config = load_config(config_path, overrides)
-    models = Models.load(tracking=False)
+    models = Models.load(tracking=False, config=config)
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="station-eval-") as tmp:
         references = list_images(folder / "reference" / "uniform") if (folder / "reference" / "uniform").is_dir() \

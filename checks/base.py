@@ -83,8 +83,9 @@ class Check:
         return CheckResult(self.id, status, float(np.clip(score, 0.0, 1.0)), reason_zh, reason_en, tuple(evidence),
                            dict(measurements))
 
-    def unknown(self, reason_zh: str, reason_en: str) -> CheckResult:
-        return self.result(Status.UNKNOWN, 0.0, reason_zh, reason_en)
+    def unknown(self, reason_zh: str, reason_en: str, evidence: list[Evidence] | tuple[Evidence, ...] = (),
+                **measurements: float) -> CheckResult:
+        return self.result(Status.UNKNOWN, 0.0, reason_zh, reason_en, evidence, **measurements)
 
 
 def region_share(perception: Perception, region: Region, pixel_map: np.ndarray,

@@ -5,7 +5,7 @@ from typing import Protocol
 
 import numpy as np
 
-from models.perception import Box, Keypoints
+from models.perception import AttireFindings, Box, Keypoints
 
 
 class PoseEstimator(Protocol):
@@ -20,7 +20,10 @@ class FaceDetector(Protocol):
     def detect(self, image_bgr: np.ndarray) -> list[Box]: ...
 
 
-class ObjectDetector(Protocol):
-    """Trained attire detectors (badge, footwear, jewellery) arrive through this in a later step."""
+class AttireDetector(Protocol):
+    """Badges, footwear and jewellery on one person, looked for in the body parts that the pose shows.
 
-    def detect(self, image_bgr: np.ndarray) -> list[Box]: ...
+    The findings name the parts that were examined, so a check can tell "looked and found nothing" from "could not
+    look"."""
+
+    def detect(self, image_bgr: np.ndarray, pose: Keypoints | None) -> AttireFindings: ...

@@ -166,6 +166,15 @@ class Framing:
     issues: tuple[str, ...] = ()  # machine-readable codes, e.g. ("feet_out_of_view",)
 
 
+@dataclass(frozen=True)
+class AttireFindings:
+    """What the attire models saw on one person."""
+
+    boxes: list[Box]  # frame pixels, label = class (badge, shoe, open_shoe, bracelet, ...)
+    examined: tuple[str, ...]  # the body parts (tiles) that were looked at
+    classified: dict[str, dict[str, float]]  # part -> class probabilities, e.g. {"feet": {"open": 0.9, ...}}
+
+
 @dataclass
 class Perception:
     """Everything the checks may read about one frame."""
@@ -177,7 +186,9 @@ class Perception:
     regions: dict[str, Region]
     framing: Framing
     skin: np.ndarray | None = None  # (H, W) float32 in [0, 1], adapted to this person's face when one is seen
-    detections: list[Box] = field(default_factory=list)  # boxes from trained detectors (badge, shoes, jewellery)
+    detections: list[Box] = field(default_factory=list)  # attire detector boxes (badge, shoes, jewellery)
+    examined: tuple[str, ...] = ()  # the body parts the attire detector looked at (models.crops tiles)
+    classified: dict[str, dict[str, float]] = field(default_factory=dict)  # part -> class probabilities
 
     def __post_init__(self) -> None:
         if self.image.ndim != 3 or self.image.shape[2] != 3 or self.image.dtype != np.uint8:

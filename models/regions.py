@@ -96,8 +96,11 @@ def build_regions(kp: Keypoints, min_visibility: float = 0.5) -> dict[str, Regio
         regions["chest_right"] = Region("chest_right", np.stack([r_top, c_top, c_mid, r_mid]))
         regions["chest"] = Region("chest", np.stack([r_top, l_top, l_mid, r_mid]))
         full_torso = np.stack([lerp(ls, rs, 0.08), lerp(rs, ls, 0.08), lerp(rh, lh, 0.05), lerp(lh, rh, 0.05)])
-        # where a badge on a lanyard may hang: from the breastbone down to the stomach
-        regions["lanyard"] = Region("lanyard", full_torso)
+        # where a badge on a lanyard may hang: the front of the torso down to the waist. A card hangs plumb while
+        # the body turns, and hip joints sit inside the body's outline, so the zone is the shoulder-hip hull grown
+        # by a margin; a long lanyard reaches the hip line, and where the hips are only assumed (upper-body view)
+        # that line is itself uncertain: 15% further down.
+        regions["lanyard"] = _hull("lanyard", [ls, rs, lerp(ls, lh, 1.15), lerp(rs, rh, 1.15)], 0.12 * s)
         # the clothes judged for the uniform; without hips in view, only the part surely above the frame's edge
         regions["torso"] = Region("torso", full_torso if hips_seen else
                                   np.stack([lerp(ls, rs, 0.1), lerp(rs, ls, 0.1), r_mid, l_mid]))

@@ -179,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config")
     p.set_defaults(func=cmd_enroll)
 
+    sub.add_parser("train", help="train the attire detector and export it (python -m models.train; needs .[train])",
+                   add_help=False)
+
     p = sub.add_parser("run", help="one check-in session from a source: demo, webcam, a photo, folder or video")
     p.add_argument("--source", default="demo")
     p.add_argument("--frames", type=int, default=6, help="frames to judge before the verdict")
@@ -190,16 +193,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["train"]:  # its own argument parser, and imports that only the train extra has
+        from models.train import main as train_main
+
+        return train_main(argv[1:])
     args = build_parser().parse_args(argv)
     from calibration.enrol import EnrolmentError
     from calibration.evaluate import EvalError
+    from models.detector import ModelFileError
     from station.config import ConfigError
     from station.imageio import ImageError
     from station.sources import SourceError
 
     try:
         return args.func(args)
-    except (ImageError, ConfigError, EvalError, EnrolmentError, SourceError, ValueError, OSError) as exc:
+    except (ImageError, ConfigError, EvalError, EnrolmentError, SourceError, ModelFileError, ValueError,
+            OSError) as exc:
         print(f"station: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -41,10 +41,13 @@ class UniformConfig(CheckSection):
 
 class BadgeConfig(CheckSection):
     position: Literal["left_chest", "chest"] = "left_chest"
+    min_score: float = Field(0.35, ge=0.0, le=1.0)  # detector confidence that counts as a badge
 
 
 class FootwearConfig(CheckSection):
     max_skin_fraction: float = Field(0.35, ge=0.0, le=1.0)  # share of the toe region that may look like bare skin
+    min_score: float = Field(0.3, ge=0.0, le=1.0)  # detector confidence that counts as a shoe (evidence boxes)
+    open_threshold: float = Field(0.5, ge=0.0, le=1.0)  # classifier P(open footwear) from which the check fails
 
 
 class CuffsConfig(CheckSection):
@@ -54,11 +57,22 @@ class CuffsConfig(CheckSection):
 class AccessoriesConfig(CheckSection):
     max_pieces: int = Field(3, ge=0, le=20)
     pair_counts_as_one: bool = True  # two earrings are one piece of jewellery
+    min_score: float = Field(0.35, ge=0.0, le=1.0)  # detector confidence that counts as a piece
+
+
+class DetectorConfig(Section):
+    """The attire detector (badge, footwear, jewellery) on onnxruntime."""
+
+    model: str = ""  # a manifest (attire.json) beside its .onnx; empty: the model shipped in models/attire/
+    footwear_model: str = ""  # the footwear classifier's manifest; empty: models/footwear/footwear.json
+    conf: float = Field(0.25, ge=0.01, le=1.0)  # boxes below this are dropped before the checks see them
+    threads: int = Field(2, ge=1, le=64)
 
 
 class StationConfig(Section):
     camera: CameraConfig = CameraConfig()
     framing: FramingConfig = FramingConfig()
+    detector: DetectorConfig = DetectorConfig()
     uniform: UniformConfig = UniformConfig()
     badge: BadgeConfig = BadgeConfig()
     footwear: FootwearConfig = FootwearConfig()

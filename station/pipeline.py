@@ -11,8 +11,8 @@ import numpy as np
 
 from checks.base import CheckResult, Status
 from checks.registry import build_checks
-from models.interfaces import FaceDetector, PersonSegmenter, PoseEstimator
-from models.perception import Box, Perception
+from models.interfaces import AttireDetector, FaceDetector, PersonSegmenter, PoseEstimator
+from models.perception import AttireFindings, Box, Perception
 from models.regions import build_regions
 from station.config import StationConfig
 from station.framing import assess_framing
@@ -58,13 +58,24 @@ class Models:
     segmenter: PersonSegmenter
     faces: FaceDetector
     skin: object  # models.skin.SkinModel (or a fake with the same adapted_probability)
+    attire: AttireDetector | None = None  # None: the checks fall back to what skin and pose alone can tell
 
     @classmethod
-    def load(cls, tracking: bool = False) -> "Models":
+    def load(cls, tracking: bool = False, config: StationConfig | None = None) -> "Models":
+        from models.detector import FOOTWEAR_DIR, MODEL_DIR, OnnxClassifier, OnnxDetector
+        from models.detector import AttireDetector as OnnxAttireDetector
         from models.mediapipe_models import MediaPipeFaces, MediaPipePose, MediaPipeSegmenter
         from models.skin import SkinModel
 
-        return cls(MediaPipePose(tracking=tracking), MediaPipeSegmenter(), MediaPipeFaces(), SkinModel.load())
+        cfg = (config or StationConfig()).detector
+        manifest = config.resolve(cfg.model) if config is not None and cfg.model else MODEL_DIR / "attire.json"
+        detector = OnnxDetector(manifest, conf=cfg.conf, threads=cfg.threads)
+        footwear_manifest = config.resolve(cfg.footwear_model) if config is not None and cfg.footwear_model \
+            else FOOTWEAR_DIR / "footwear.json"
+        footwear = OnnxClassifier(footwear_manifest, threads=cfg.threads)
+        min_visibility = config.framing.min_visibility if config is not None else 0.5
+        return cls(MediaPipePose(tracking=tracking), MediaPipeSegmenter(), MediaPipeFaces(), SkinModel.load(),
+                   OnnxAttireDetector(detector, footwear, min_visibility))
 
 
 @dataclass
@@ -105,7 +116,7 @@ def face_skin_pixels(image: np.ndarray, face: Box | None) -> np.ndarray | None:
 class Pipeline:
     def __init__(self, config: StationConfig, models: Models | None = None, tracking: bool = False) -> None:
         self.config = config
-        self.models = models or Models.load(tracking=tracking)
+        self.models = models or Models.load(tracking=tracking, config=config)
         self.checks = build_checks(config)
 
     def perceive(self, image: np.ndarray, timer: StageTimer) -> Perception:
@@ -136,7 +147,12 @@ class Pipeline:
             framing = assess_framing(pose, faces, cfg.framing.min_visibility, cfg.framing.min_facing_ratio)
         with timer("skin"):
             skin = self.models.skin.adapted_probability(image, face_skin_pixels(image, target))
-        return Perception(image, pose, person_mask, faces, regions, framing, skin)
+        found = AttireFindings([], (), {})
+        if self.models.attire is not None:
+            with timer("attire"):
+                found = self.models.attire.detect(image, pose)
+        return Perception(image, pose, person_mask, faces, regions, framing, skin, found.boxes, found.examined,
+                          found.classified)
 
     def run(self, image: np.ndarray) -> FrameResult:
         timer = StageTimer()

@@ -17,6 +17,14 @@ def shared_eval() -> Path:
 
 
 @pytest.fixture(scope="session")
+def shared_datasets() -> Path:
+    path = SHARED / "datasets"
+    if not path.is_dir():
+        pytest.skip(f"{path} not present (the shared training photos live beside the project)")
+    return path
+
+
+@pytest.fixture(scope="session")
 def real_models():
     """The real MediaPipe + skin models, loaded once for the slow tests."""
     from station.pipeline import Models

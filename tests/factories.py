@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from models.crops import attire_crops
 from models.perception import POSE_NAMES, Box, Keypoints, Perception
 from models.regions import build_regions
 from station.config import StationConfig
@@ -37,7 +38,9 @@ def make_keypoints(overrides: dict[str, tuple[float, float]] | None = None, hidd
 
 def make_perception(image: np.ndarray | None = None, keypoints: Keypoints | None = None, skin: np.ndarray | None = None,
                     person_mask: np.ndarray | None = None, faces: list[Box] | None = None,
-                    detections: list[Box] | None = None) -> Perception:
+                    detections: list[Box] | None = None, examined: tuple[str, ...] | None = None,
+                    classified: dict[str, dict[str, float]] | None = None) -> Perception:
+    """A perception as the pipeline builds it; by default the attire detector examined every part in view."""
     image = np.full((H, W, 3), 90, np.uint8) if image is None else image
     h, w = image.shape[:2]
     kp = keypoints if keypoints is not None else make_keypoints(size=(w, h))
@@ -47,7 +50,9 @@ def make_perception(image: np.ndarray | None = None, keypoints: Keypoints | None
         person_mask=np.ones((h, w), np.float32) if person_mask is None else person_mask,
         faces=faces, regions=build_regions(kp) if kp is not None else {},
         framing=assess_framing(kp, faces), skin=np.zeros((h, w), np.float32) if skin is None else skin,
-        detections=detections or [])
+        detections=detections or [],
+        examined=tuple(c.part for c in attire_crops(kp)) if examined is None and kp is not None else (examined or ()),
+        classified=classified or {})
 
 
 def paint(mask_like: np.ndarray, region, value: float) -> np.ndarray:

@@ -56,6 +56,19 @@ def test_upper_body_photo_judges_what_it_sees(pipeline, shared_eval):
     assert "feet_out_of_view" in frame.perception.framing.issues
 
 
+def test_lanyard_card_found_on_the_chest(real_models, shared_eval):
+    config = StationConfig.model_validate({"badge": {"position": "chest"}})
+    frame = Pipeline(config, real_models).run(
+        read_image(shared_eval / "princeid-public/images/PXL_20240320_050355512.jpg"))
+    badge = frame.results["badge"]
+    assert badge.status == Status.PASS, badge.reason_en
+    box = next(e for e in badge.evidence if e.label == "badge")
+    lanyard = frame.perception.region("lanyard").box
+    cx, cy = box.polygon.mean(axis=0)
+    assert lanyard.x1 <= cx <= lanyard.x2 and lanyard.y1 <= cy <= lanyard.y2
+    assert {"torso", "head"} <= set(frame.perception.examined)
+
+
 def test_check_command_json_and_evidence(shared_eval, tmp_path, capsys):
     out = tmp_path / "evidence.jpg"
     code = main(["check", str(shared_eval / "ccp-public/images/ccp_0714.jpg"), "--json", "--evidence", str(out)])

@@ -1,0 +1,102 @@
+"""Pose-guided crops: the small body parts the attire detector looks at, cut at a size set by the body.
+
+A badge, a ring or a sandal strap is a few pixels in a full 1280x720 frame, so the detector never sees the whole
+frame. It sees square tiles around the torso, the head and neck, each hand and the feet, each scaled to the
+detector's input. The side of each square is a multiple of the body scale, so a tile shows the same part of the body
+at the same size whoever stands at whatever distance. Training cuts its tiles with these same functions, from the
+same pose model, so what the model learns is what it is shown at run time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from models.perception import Box, Keypoints
+from models.regions import FOOT_VISIBILITY, body_scale
+
+PAD_VALUE = 114  # ultralytics' letterbox grey, so padding outside the frame looks like what the model trained on
+
+
+@dataclass(frozen=True)
+class Crop:
+    """A square window of the frame, in frame pixels; it may reach past the frame's edges (padded when cut)."""
+
+    part: str  # torso, head, hand_left, hand_right, feet
+    x: float  # left
+    y: float  # top
+    side: float
+
+    def __post_init__(self) -> None:
+        if not self.side > 0:
+            raise ValueError(f"crop {self.part!r} needs a positive side, got {self.side}")
+
+    def cut(self, image: np.ndarray, size: int) -> np.ndarray:
+        """The window resized to size x size (one warp: crop, pad and resize together)."""
+        k = size / self.side
+        m = np.array([[k, 0, -self.x * k], [0, k, -self.y * k]], dtype=np.float32)
+        interp = cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR
+        return cv2.warpAffine(image, m, (size, size), flags=interp, borderMode=cv2.BORDER_CONSTANT,
+                              borderValue=(PAD_VALUE,) * 3)
+
+    def to_frame(self, box: Box, size: int) -> Box:
+        """A box in tile pixels (a tile cut at `size`) back in frame pixels."""
+        k = self.side / size
+        return Box(self.x + box.x1 * k, self.y + box.y1 * k, self.x + box.x2 * k, self.y + box.y2 * k,
+                   box.score, box.label)
+
+    def to_tile(self, box: Box, size: int) -> Box:
+        """A frame box in tile pixels, unclipped (training labels)."""
+        k = size / self.side
+        return Box((box.x1 - self.x) * k, (box.y1 - self.y) * k, (box.x2 - self.x) * k, (box.y2 - self.y) * k,
+                   box.score, box.label)
+
+
+def _square(part: str, points: np.ndarray, margin: float, min_side: float) -> Crop:
+    """The smallest square around `points` grown by `margin` on every side (and at least `min_side`)."""
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    side = max(float((hi - lo).max()) + 2 * margin, min_side)
+    cx, cy = (lo + hi) / 2
+    return Crop(part, float(cx - side / 2), float(cy - side / 2), side)
+
+
+def attire_crops(kp: Keypoints, min_visibility: float = 0.5) -> list[Crop]:
+    """The tiles to show the attire detector for this pose; a part that is not in view gets no tile."""
+    def vis(*names: str, level: float = min_visibility) -> bool:
+        return all(kp.visible(n, level) for n in names)
+
+    P = kp.point
+    s = body_scale(kp)
+    crops: list[Crop] = []
+    if vis("left_shoulder", "right_shoulder"):
+        ls, rs = P("left_shoulder"), P("right_shoulder")
+        if vis("left_hip", "right_hip"):
+            hips = [P("left_hip"), P("right_hip")]
+        else:  # upper-body photo: hips ~1.25 shoulder widths below the shoulders (as in models.regions)
+            hips = [ls + (0, 1.25 * s), rs + (0, 1.25 * s)]
+        # shoulders to hips with room for a card hanging on a lanyard or clipped at the pocket
+        crops.append(_square("torso", np.array([ls, rs, *hips]), 0.2 * s, s))
+        if vis("nose"):
+            neck = (ls + rs) / 2
+            ears = [P(e) for e in ("left_ear", "right_ear") if vis(e, level=0.3)]
+            # from above the ears to below the collarbones: earrings and a necklace's lowest point
+            top = P("nose") - (0, 0.25 * s)
+            crops.append(_square("head", np.array([top, neck + (0, 0.35 * s), *ears]), 0.15 * s, 1.1 * s))
+    for side in ("left", "right"):
+        wrist = f"{side}_wrist"
+        if not vis(wrist):
+            continue
+        fingers = [P(f"{side}_{f}") for f in ("pinky", "index", "thumb") if vis(f"{side}_{f}", level=0.3)]
+        # the wrist (watch, bracelet) and the fingers (rings); the hand points away from the elbow
+        tip = np.mean(fingers, axis=0) if fingers else P(wrist)
+        crops.append(_square(f"hand_{side}", np.array([P(wrist), tip]), 0.3 * s, 0.7 * s))
+    feet = []
+    for side in ("left", "right"):
+        if vis(f"{side}_ankle", f"{side}_foot_index", level=FOOT_VISIBILITY):
+            feet += [P(f"{side}_ankle"), P(f"{side}_foot_index")]
+            if vis(f"{side}_heel", level=0.2):
+                feet.append(P(f"{side}_heel"))
+    if feet:
+        crops.append(_square("feet", np.array(feet), 0.3 * s, 0.8 * s))
+    return crops

@@ -1,0 +1,214 @@
+"""The attire detector on onnxruntime: a YOLOv8 export run on pose-guided tiles, with our own letterbox and NMS.
+
+No torch and no ultralytics at run time. The model's manifest (models/attire/attire.json) names its classes, input
+size and sha256; loading checks the file against it, so a truncated or swapped file fails with its name instead of
+producing silent nonsense.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from models.crops import PAD_VALUE, Crop, attire_crops
+from models.perception import AttireFindings, Box, Keypoints
+
+MODEL_DIR = Path(__file__).resolve().parent / "attire"
+FOOTWEAR_DIR = Path(__file__).resolve().parent / "footwear"
+
+
+class ModelFileError(RuntimeError):
+    """A model file or its manifest is missing, corrupt or does not match."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: Path  # the .onnx file
+    classes: tuple[str, ...]
+    input_size: int
+    sha256: str
+
+    @classmethod
+    def load(cls, manifest_path: Path) -> "Manifest":
+        if not manifest_path.is_file():
+            raise ModelFileError(f"model manifest not found: {manifest_path}")
+        try:
+            m = json.loads(manifest_path.read_text())
+            return cls(manifest_path.parent / m["file"], tuple(m["classes"]), int(m["input_size"]), m["sha256"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ModelFileError(f"model manifest {manifest_path} is unreadable: {exc}") from exc
+
+    def verify(self) -> None:
+        if not self.path.is_file():
+            raise ModelFileError(f"model file not found: {self.path} (named by its manifest)")
+        h = hashlib.sha256()
+        with open(self.path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        if h.hexdigest() != self.sha256:
+            raise ModelFileError(f"model file {self.path} does not match its manifest's sha256 "
+                                 f"(corrupt or replaced; reinstall it or retrain with `station train`)")
+
+
+def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float, tuple[float, float]]:
+    """Resize keeping the aspect ratio and pad to size x size; returns the image, the scale and the (x, y) pad."""
+    h, w = image.shape[:2]
+    k = min(size / h, size / w)
+    nw, nh = round(w * k), round(h * k)
+    if (nw, nh) != (w, h):
+        image = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
+    px, py = (size - nw) / 2, (size - nh) / 2
+    out = cv2.copyMakeBorder(image, int(round(py - 0.1)), int(round(py + 0.1)), int(round(px - 0.1)),
+                             int(round(px + 0.1)), cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3)
+    return out, k, (int(round(px - 0.1)), int(round(py - 0.1)))
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:
+    """Greedy non-maximum suppression over (N, 4) x1y1x2y2 boxes; indices kept, best first."""
+    order = np.argsort(-scores)
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    keep = []
+    while order.size:
+        i = order[0]
+        keep.append(int(i))
+        xx1 = np.maximum(boxes[i, 0], boxes[order[1:], 0])
+        yy1 = np.maximum(boxes[i, 1], boxes[order[1:], 1])
+        xx2 = np.minimum(boxes[i, 2], boxes[order[1:], 2])
+        yy2 = np.minimum(boxes[i, 3], boxes[order[1:], 3])
+        inter = np.clip(xx2 - xx1, 0, None) * np.clip(yy2 - yy1, 0, None)
+        overlap = inter / (areas[i] + areas[order[1:]] - inter + 1e-9)
+        order = order[1:][overlap <= iou]
+    return keep
+
+
+def decode(output: np.ndarray, classes: tuple[str, ...], conf: float, iou: float) -> list[Box]:
+    """One image's YOLOv8 output (4 + C, A) -> boxes in input pixels, class-wise NMS."""
+    if output.shape[0] != 4 + len(classes):
+        raise ModelFileError(f"model output has {output.shape[0] - 4} classes, its manifest {len(classes)}")
+    scores = output[4:]
+    cls = scores.argmax(axis=0)
+    best = scores[cls, np.arange(scores.shape[1])]
+    sel = best >= conf
+    if not sel.any():
+        return []
+    cx, cy, w, h = output[:4, sel]
+    xyxy = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+    best, cls = best[sel], cls[sel]
+    # class-wise NMS in one pass: shift each class to its own far-away patch of the plane
+    shifted = xyxy + (cls * 10_000.0)[:, None]
+    return [Box(*map(float, xyxy[i]), float(best[i]), classes[cls[i]]) for i in nms(shifted, best, iou)]
+
+
+class OnnxDetector:
+    """A YOLOv8 ONNX export (dynamic batch) on onnxruntime's CPU provider."""
+
+    def __init__(self, manifest_path: Path = MODEL_DIR / "attire.json", conf: float = 0.25, iou: float = 0.5,
+                 threads: int = 2) -> None:
+        import onnxruntime as ort
+
+        self.manifest = Manifest.load(manifest_path)
+        self.manifest.verify()
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(self.manifest.path), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types for a bad graph
+            raise ModelFileError(f"onnxruntime cannot load {self.manifest.path}: {exc}") from exc
+        self.input_name = self.session.get_inputs()[0].name
+        self.conf, self.iou = conf, iou
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.manifest.classes
+
+    def detect_batch(self, images: list[np.ndarray]) -> list[list[Box]]:
+        """Boxes for each BGR image, in that image's pixels."""
+        if not images:
+            return []
+        size = self.manifest.input_size
+        boxed = [letterbox(im, size) for im in images]
+        batch = np.stack([b[0] for b in boxed])[..., ::-1]  # BGR -> RGB, as ultralytics trains
+        x = np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32) / 255.0
+        out = self.session.run(None, {self.input_name: x})[0]
+        results = []
+        for raw, (_, k, (px, py)) in zip(out, boxed):
+            results.append([Box((b.x1 - px) / k, (b.y1 - py) / k, (b.x2 - px) / k, (b.y2 - py) / k, b.score,
+                                b.label) for b in decode(raw, self.classes, self.conf, self.iou)])
+        return results
+
+    def detect(self, image_bgr: np.ndarray) -> list[Box]:
+        return self.detect_batch([image_bgr])[0]
+
+
+class OnnxClassifier:
+    """A YOLOv8 classification export (dynamic batch): tile -> probability per class."""
+
+    def __init__(self, manifest_path: Path, threads: int = 2) -> None:
+        import onnxruntime as ort
+
+        self.manifest = Manifest.load(manifest_path)
+        self.manifest.verify()
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(self.manifest.path), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise ModelFileError(f"onnxruntime cannot load {self.manifest.path}: {exc}") from exc
+        self.input_name = self.session.get_inputs()[0].name
+
+    def classify(self, images: list[np.ndarray]) -> list[dict[str, float]]:
+        """Class probabilities for each BGR tile (resized to the model's square input)."""
+        if not images:
+            return []
+        size = self.manifest.input_size
+        batch = np.stack([cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA) for im in images])[..., ::-1]
+        x = np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32) / 255.0
+        out = self.session.run(None, {self.input_name: x})[0]
+        if out.shape[1] != len(self.manifest.classes):
+            raise ModelFileError(f"classifier output has {out.shape[1]} classes, its manifest "
+                                 f"{len(self.manifest.classes)}")
+        return [dict(zip(self.manifest.classes, map(float, row))) for row in out]
+
+
+class AttireDetector:
+    """Badges, footwear and jewellery for one person: pose-guided tiles -> one batched detector run -> frame boxes,
+    and the feet tile -> the footwear classifier (open or closed).
+
+    Tiles overlap (a hand in front of the torso is in both), so one piece seen twice is merged in frame pixels.
+    """
+
+    def __init__(self, detector: OnnxDetector | None = None, footwear: OnnxClassifier | None = None,
+                 min_visibility: float = 0.5) -> None:
+        self.detector = detector or OnnxDetector()
+        self.footwear = footwear
+        self.min_visibility = min_visibility
+
+    def detect(self, image_bgr: np.ndarray, pose: Keypoints | None) -> AttireFindings:
+        if pose is None:
+            return AttireFindings([], (), {})
+        crops: list[Crop] = attire_crops(pose, self.min_visibility)
+        size = self.detector.manifest.input_size
+        tiles = [c.cut(image_bgr, size) for c in crops]
+        found = [crop.to_frame(b, size) for crop, boxes in zip(crops, self.detector.detect_batch(tiles))
+                 for b in boxes]
+        classified = {}
+        feet = [c for c in crops if c.part == "feet"]
+        if self.footwear is not None and feet:
+            classified["feet"] = self.footwear.classify([feet[0].cut(image_bgr, self.footwear.manifest.input_size)])[0]
+        return AttireFindings(merge_overlaps(found, self.detector.classes), tuple(c.part for c in crops), classified)
+
+
+def merge_overlaps(boxes: list[Box], classes: tuple[str, ...], iou: float = 0.4) -> list[Box]:
+    """Class-wise NMS across tiles, in frame pixels."""
+    if len(boxes) < 2:
+        return boxes
+    xyxy = np.array([[b.x1, b.y1, b.x2, b.y2] for b in boxes], dtype=np.float32)
+    offset = np.array([classes.index(b.label) * 1e5 for b in boxes], dtype=np.float32)[:, None]
+    keep = nms(xyxy + offset, np.array([b.score for b in boxes], dtype=np.float32), iou)
+    return [boxes[i] for i in keep]

