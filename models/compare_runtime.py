@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     for i, n in enumerate(names):
         ax.text(med[n], i, f" {med[n]:.1f} ms", va="center")
     ax.set_xlabel(f"median ms per photo ({report['tiles_per_photo']:.1f} tiles of {size}px, {args.threads} CPU threads)")
-    ax.set_title(f"Attire detector, same weights: torch / onnxruntime = {ratio:.2f}x")
+    ax.set_title(f"Attire detector, same weights and tiles\ntorch / onnxruntime = {ratio:.2f}x", fontsize=10)
     ax.set_xlim(0, max(med.values()) * 1.3)
     fig.tight_layout()
     args.out.parent.mkdir(parents=True, exist_ok=True)

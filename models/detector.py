@@ -115,6 +115,8 @@ class OnnxDetector:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.log_severity_level = 3
+        # idle worker threads would otherwise spin for a while after each run, taking the CPU from MediaPipe
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(str(self.manifest.path), opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types for a bad graph
@@ -156,6 +158,8 @@ class OnnxClassifier:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.log_severity_level = 3
+        # idle worker threads would otherwise spin for a while after each run, taking the CPU from MediaPipe
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(str(self.manifest.path), opts, providers=["CPUExecutionProvider"])
         except Exception as exc:
