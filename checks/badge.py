@@ -6,10 +6,12 @@ the detector learned about where cards hang.
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from checks.base import Check, CheckResult, Evidence, Status
 from models.perception import Perception, Region
+from models.regions import body_scale
 
 
 def allowed_zone(p: Perception, position: str) -> Region | None:
@@ -17,6 +19,28 @@ def allowed_zone(p: Perception, position: str) -> Region | None:
     if position == "left_chest":
         return p.region("chest_left")
     return p.region("lanyard")
+
+
+# where a misplaced badge was found, for the reason line: (regions, zh, en), first match wins
+PLACES = ((("hand_left", "hand_right", "wrist_left", "wrist_right"), "手中", "in the hand"),
+          (("chest_right",), "右胸", "on the right chest"),
+          (("chest_left",), "左胸", "on the left chest"),
+          (("neck",), "颈部", "at the neck"))
+
+
+def where_found(p: Perception, point: tuple[float, float]) -> tuple[str, str]:
+    x, y = point
+    for names, zh, en in PLACES:
+        for name in names:
+            region = p.region(name)
+            if region is not None and cv2.pointPolygonTest(region.polygon, (float(x), float(y)), False) >= 0:
+                return zh, en
+    kp = p.pose
+    # at or just above the hip line (a card clipped to the belt or a trouser pocket)
+    if kp is not None and kp.visible("left_hip") and kp.visible("right_hip") \
+            and y > min(kp.point("left_hip")[1], kp.point("right_hip")[1]) - 0.2 * body_scale(kp):
+        return "腰间", "at the waist"
+    return "别处", "elsewhere"
 
 
 class BadgeCheck(Check):
@@ -45,6 +69,7 @@ class BadgeCheck(Check):
                                    f"Work badge worn on the {where_en}",
                                    [Evidence.of_box(badge, Status.PASS), Evidence.of_region(zone, Status.PASS)])
         badge = badges[0]
-        return self.result(Status.FAIL, badge.score * 0.8, f"工号牌位置不对：应佩戴于{where_zh}",
-                           f"Work badge in the wrong place: wear it on the {where_en}",
+        found_zh, found_en = where_found(p, badge.center)
+        return self.result(Status.FAIL, badge.score * 0.8, f"工号牌位置不对（在{found_zh}）：应佩戴于{where_zh}",
+                           f"Work badge in the wrong place ({found_en}): wear it on the {where_en}",
                            [Evidence.of_box(badge, Status.FAIL), Evidence.of_region(zone, Status.FAIL)])

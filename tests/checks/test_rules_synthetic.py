@@ -46,18 +46,20 @@ def test_cuffs_follow_the_uniform_policy():
     assert CuffsCheck(short_sleeves).run(skin_on("forearm_lower_right")).status == Status.PASS
 
 
-@pytest.mark.parametrize("centre, position, expected", [
-    ((675, 215), "left_chest", Status.PASS),   # wearer's left chest: the image's right of the midline
-    ((605, 215), "left_chest", Status.FAIL),   # right chest
-    ((605, 215), "chest", Status.PASS),        # lanyard sites allow anywhere on the chest
-    ((640, 330), "chest", Status.PASS),        # hanging low on a lanyard, still on the chest
-    ((735, 350), "chest", Status.FAIL),        # held in the hand
+@pytest.mark.parametrize("centre, position, expected, where", [
+    ((675, 215), "left_chest", Status.PASS, ""),   # wearer's left chest: the image's right of the midline
+    ((605, 215), "left_chest", Status.FAIL, "right chest"),
+    ((605, 215), "chest", Status.PASS, ""),        # lanyard sites allow anywhere on the chest
+    ((640, 330), "chest", Status.PASS, ""),        # hanging low on a lanyard, still on the chest
+    ((735, 350), "chest", Status.FAIL, "in the hand"),
+    ((665, 395), "left_chest", Status.FAIL, "at the waist"),  # clipped to the belt
 ])
-def test_badge_position_rule(centre, position, expected):
+def test_badge_position_rule(centre, position, expected, where):
     x, y = centre
     badge = Box(x - 12, y - 18, x + 12, y + 18, 0.9, "badge")
     result = BadgeCheck(config(badge={"position": position})).run(make_perception(detections=[badge]))
     assert result.status == expected, result.reason_en
+    assert where in result.reason_en
 
 
 def test_no_badge_fails_with_a_reason():
