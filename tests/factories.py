@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from models.crops import attire_crops
-from models.perception import POSE_NAMES, Box, Keypoints, Perception
+from models.perception import POSE_NAMES, AttireFindings, Box, Keypoints, Perception
 from models.regions import build_regions
 from station.config import StationConfig
 from station.framing import assess_framing
@@ -96,9 +96,22 @@ class FakeSkin:
         return (image[:, :, 2] > 180).astype(np.float32)
 
 
-def fake_models(keypoints: Keypoints | None = None, faces: list[Box] | None = None) -> Models:
+class FakeAttire:
+    """Returns the boxes and classifications it was given, for every part the pose shows."""
+
+    def __init__(self, boxes: list[Box] | None = None, classified: dict | None = None):
+        self.boxes, self.classified = boxes or [], classified or {}
+
+    def detect(self, image, pose):
+        if pose is None:
+            return AttireFindings([], (), {})
+        return AttireFindings(list(self.boxes), tuple(c.part for c in attire_crops(pose)), dict(self.classified))
+
+
+def fake_models(keypoints: Keypoints | None = None, faces: list[Box] | None = None,
+                attire: FakeAttire | None = None) -> Models:
     return Models(FakePose(keypoints if keypoints is not None else make_keypoints()), FakeSegmenter(),
-                  FakeFaces(faces), FakeSkin())
+                  FakeFaces(faces), FakeSkin(), attire)
 
 
 def config(**sections) -> StationConfig:
