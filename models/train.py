@@ -203,7 +203,25 @@ def card_box(image: np.ndarray, region: Box) -> Box | None:
     return Box(cx - cw / 2, cy - ch / 2, cx + cw / 2, cy + ch / 2, 1.0, "badge").clip(W, H)
 
 
-def princeid_samples(limit: int | None = None) -> list[Sample]:
+def card_by_detector(detector, image: np.ndarray, region: Box) -> Box | None:
+    """Self-training fallback: the previous detector's best card inside the human-labelled lanyard box (grown by a
+    fifth), at a confidence that the previous model rarely reaches on a card-less torso."""
+    H, W = image.shape[:2]
+    pad_x, pad_y = 0.2 * region.width, 0.2 * region.height
+    x1, y1 = int(max(region.x1 - pad_x, 0)), int(max(region.y1 - pad_y, 0))
+    x2, y2 = int(min(region.x2 + pad_x, W)), int(min(region.y2 + pad_y, H))
+    found = [b for b in detector.detect(image[y1:y2, x1:x2]) if b.label == "badge" and b.score >= 0.3]
+    if not found:
+        return None
+    b = max(found, key=lambda b: b.score)
+    card = Box(b.x1 + x1, b.y1 + y1, b.x2 + x1, b.y2 + y1, 1.0, "badge")
+    cx, cy = card.center
+    return card if region.x1 <= cx <= region.x2 and region.y1 <= cy <= region.y2 else None
+
+
+def princeid_samples(limit: int | None = None, detector=None) -> list[Sample]:
+    """princeID photos with card boxes; `detector` (an earlier model) finds the cards that the colour search
+    cannot, else those photos are left out."""
     held_out = evaluation_prefixes()
     out = []
     for kind in ("box", "obb"):
@@ -221,7 +239,10 @@ def princeid_samples(limit: int | None = None) -> list[Sample]:
                     continue
                 xs, ys = (v[1::2], v[2::2]) if kind == "obb" else (
                     [v[1] - v[3] / 2, v[1] + v[3] / 2], [v[2] - v[4] / 2, v[2] + v[4] / 2])
-                card = card_box(pixels, Box(min(xs) * w, min(ys) * h, max(xs) * w, max(ys) * h))
+                region = Box(min(xs) * w, min(ys) * h, max(xs) * w, max(ys) * h)
+                card = card_box(pixels, region)
+                if card is None and detector is not None:
+                    card = card_by_detector(detector, pixels, region)
                 unsure |= card is None
                 boxes += [card] if card else []
             if unsure:
@@ -335,7 +356,7 @@ def tile_labels(crop: Crop, boxes: list[Box], size: int) -> list[str]:
 
 
 def prepare(out: Path, limit: int | None = None, copies: int = 2, size: int = TILE, seed: int = 0,
-            pose_cache: Path = WORK / "pose_cache") -> dict:
+            pose_cache: Path = WORK / "pose_cache", previous: Path | None = None) -> dict:
     """Write the tile dataset (images/, labels/, data.yaml) and return its counts."""
     rng = random.Random(seed)
     if out.exists():
@@ -344,7 +365,12 @@ def prepare(out: Path, limit: int | None = None, copies: int = 2, size: int = TI
         (out / "images" / split).mkdir(parents=True)
         (out / "labels" / split).mkdir(parents=True)
     pose = PoseCache(pose_cache)
-    pid = princeid_samples(limit)
+    detector = None
+    if previous is not None:
+        from models.detector import OnnxDetector
+
+        detector = OnnxDetector(previous, conf=0.3)
+    pid = princeid_samples(limit, detector)
     samples = ccp_samples(limit) + ccp_tagged_samples(limit) + pid
     # cards pasted into validation photos come from validation prefixes only
     cards = {split: card_crops([s for s in pid if s.split == split]) for split in ("train", "val")}
@@ -397,7 +423,8 @@ def prepare(out: Path, limit: int | None = None, copies: int = 2, size: int = TI
                                   "boxed per foot from the pose, every 10th photo val",
                            "princeid": f"{sum(s.split == 'train' for s in pid)} train / "
                                        f"{sum(s.split == 'val' for s in pid)} val images, "
-                                       "princeid-public source photos left out"}}
+                                       "princeid-public source photos left out; card boxes by colour search"
+                                       + (f", else by the previous detector ({previous.name})" if previous else "")}}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
 
@@ -506,10 +533,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--project", type=Path, default=WORK / "runs")
     ap.add_argument("--name", default="attire")
     ap.add_argument("--out", type=Path, default=MODEL_DIR, help="where the ONNX file and manifest go")
+    ap.add_argument("--previous", type=Path, default=None,
+                    help="an earlier detector's manifest: finds princeID cards that the colour search misses")
     args = ap.parse_args(argv)
     command = "python -m models.train " + " ".join(argv if argv is not None else sys.argv[1:])
     if args.step in ("all", "prepare"):
-        summary = prepare(args.data, args.limit, args.copies, args.imgsz)
+        summary = prepare(args.data, args.limit, args.copies, args.imgsz, previous=args.previous)
         print(json.dumps(summary["tiles"]), json.dumps(summary["boxes"]))
     if args.step in ("all", "fit"):
         extra = {"time": args.hours} if args.hours else {}
