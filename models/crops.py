@@ -16,6 +16,16 @@ import numpy as np
 from models.perception import Box, Keypoints
 from models.regions import FOOT_VISIBILITY, body_scale
 
+# What each tile is cut to judge: a box of another class in it (a "shoe" in a hand tile, a "badge" in the head
+# tile where the lanyard starts) is the detector guessing outside its tile's purpose, and is dropped. A badge held in
+# front of the body is in the torso tile.
+PART_CLASSES = {
+    "torso": {"badge", "necklace"},
+    "head": {"earring", "necklace"},
+    "hand_left": {"bracelet", "watch", "ring"},
+    "hand_right": {"bracelet", "watch", "ring"},
+    "feet": {"shoe", "open_shoe"},
+}
 PAD_VALUE = 114  # ultralytics' letterbox grey, so padding outside the frame looks like what the model trained on
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from models.crops import PAD_VALUE, Crop, attire_crops
+from models.crops import PAD_VALUE, PART_CLASSES, Crop, attire_crops
 from models.perception import AttireFindings, Box, Keypoints
 
 MODEL_DIR = Path(__file__).resolve().parent / "attire"
@@ -181,26 +181,36 @@ class OnnxClassifier:
 
 
 class AttireDetector:
-    """Badges, footwear and jewellery for one person: pose-guided tiles -> one batched detector run -> frame boxes,
+    """Badges, footwear and jewellery for one person: pose-guided tiles -> batched detector runs -> frame boxes,
     and the feet tile -> the footwear classifier (open or closed).
 
-    Tiles overlap (a hand in front of the torso is in both), so one piece seen twice is merged in frame pixels.
+    A part may have its own detector (`per_part`, e.g. the torso's, tuned for badges); every other tile goes to the
+    default one in a single batch. Tiles overlap (a hand in front of the torso is in both), so one piece seen twice
+    is merged in frame pixels.
     """
 
     def __init__(self, detector: OnnxDetector | None = None, footwear: OnnxClassifier | None = None,
-                 min_visibility: float = 0.5) -> None:
+                 min_visibility: float = 0.5, per_part: dict[str, OnnxDetector] | None = None) -> None:
         self.detector = detector or OnnxDetector()
         self.footwear = footwear
         self.min_visibility = min_visibility
+        self.per_part = per_part or {}
+        for part, other in self.per_part.items():
+            if other.classes != self.detector.classes:
+                raise ModelFileError(f"the {part} detector {other.manifest.path} has classes {other.classes}, "
+                                     f"the default {self.detector.manifest.path} {self.detector.classes}")
 
     def detect(self, image_bgr: np.ndarray, pose: Keypoints | None) -> AttireFindings:
         if pose is None:
             return AttireFindings([], (), {})
         crops: list[Crop] = attire_crops(pose, self.min_visibility)
-        size = self.detector.manifest.input_size
-        tiles = [c.cut(image_bgr, size) for c in crops]
-        found = [crop.to_frame(b, size) for crop, boxes in zip(crops, self.detector.detect_batch(tiles))
-                 for b in boxes]
+        found = []
+        for detector in (self.detector, *self.per_part.values()):
+            mine = [c for c in crops if self.per_part.get(c.part, self.detector) is detector]
+            size = detector.manifest.input_size
+            found += [crop.to_frame(b, size) for crop, boxes in
+                      zip(mine, detector.detect_batch([c.cut(image_bgr, size) for c in mine])) for b in boxes
+                      if b.label in PART_CLASSES[crop.part]]
         classified = {}
         feet = [c for c in crops if c.part == "feet"]
         if self.footwear is not None and feet:

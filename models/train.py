@@ -481,8 +481,8 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def export(run: Path, dest: Path, command: str, data: Path) -> Path:
-    """best.pt -> dest/attire.onnx (dynamic batch) + dest/attire.json, the manifest the station checks on load."""
+def export(run: Path, dest: Path, command: str, data: Path, name: str = "attire") -> Path:
+    """best.pt -> dest/NAME.onnx (dynamic batch) + dest/NAME.json, the manifest the station checks on load."""
     offline_ultralytics()
     from ultralytics import YOLO
 
@@ -491,10 +491,10 @@ def export(run: Path, dest: Path, command: str, data: Path) -> Path:
     onnx_file = Path(model.export(format="onnx", imgsz=size, dynamic=True, simplify=False, opset=17,
                                   device="cpu"))
     dest.mkdir(parents=True, exist_ok=True)
-    target = dest / "attire.onnx"
+    target = dest / f"{name}.onnx"
     shutil.move(onnx_file, target)
     manifest = {
-        "name": "attire",
+        "name": name,
         "file": target.name,
         "sha256": sha256(target),
         "format": "onnx, output (batch, 4 + classes, anchors): cx, cy, w, h in input pixels, class scores",
@@ -512,7 +512,7 @@ def export(run: Path, dest: Path, command: str, data: Path) -> Path:
         "trained": time.strftime("%Y-%m-%d"),
         "licences": "CCP (Apache-2.0, Yang et al. CVPR 2014); princeID (CC BY 4.0, Roboflow)",
     }
-    (dest / "attire.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    (dest / f"{name}.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return target
 
 
@@ -531,7 +531,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="only the first N photos per source (smoke tests)")
     ap.add_argument("--copies", type=int, default=2, help="tile copies per training photo (1 exact + jittered)")
     ap.add_argument("--project", type=Path, default=WORK / "runs")
-    ap.add_argument("--name", default="attire")
+    ap.add_argument("--name", default="attire", help="run name, and the exported files' name (attire, torso)")
     ap.add_argument("--out", type=Path, default=MODEL_DIR, help="where the ONNX file and manifest go")
     ap.add_argument("--previous", type=Path, default=None,
                     help="an earlier detector's manifest: finds princeID cards that the colour search misses")
@@ -545,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
         fit(args.data, args.weights, args.epochs, args.imgsz, args.device, args.batch, args.project, args.name,
             args.workers, **extra)
     if args.step in ("all", "export"):
-        print(export(args.project / args.name, args.out, command, args.data))
+        print(export(args.project / args.name, args.out, command, args.data, args.name))
     return 0
 
 

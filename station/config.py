@@ -64,6 +64,7 @@ class DetectorConfig(Section):
     """The attire detector (badge, footwear, jewellery) on onnxruntime."""
 
     model: str = ""  # a manifest (attire.json) beside its .onnx; empty: the model shipped in models/attire/
+    torso_model: str = ""  # the torso tile's detector (tuned for badges); empty: models/attire/torso.json
     footwear_model: str = ""  # the footwear classifier's manifest; empty: models/footwear/footwear.json
     conf: float = Field(0.25, ge=0.01, le=1.0)  # boxes below this are dropped before the checks see them
     threads: int = Field(2, ge=1, le=64)

@@ -70,12 +70,15 @@ class Models:
         cfg = (config or StationConfig()).detector
         manifest = config.resolve(cfg.model) if config is not None and cfg.model else MODEL_DIR / "attire.json"
         detector = OnnxDetector(manifest, conf=cfg.conf, threads=cfg.threads)
+        torso_manifest = config.resolve(cfg.torso_model) if config is not None and cfg.torso_model \
+            else MODEL_DIR / "torso.json"
+        per_part = {"torso": OnnxDetector(torso_manifest, conf=cfg.conf, threads=cfg.threads)}
         footwear_manifest = config.resolve(cfg.footwear_model) if config is not None and cfg.footwear_model \
             else FOOTWEAR_DIR / "footwear.json"
         footwear = OnnxClassifier(footwear_manifest, threads=cfg.threads)
         min_visibility = config.framing.min_visibility if config is not None else 0.5
         return cls(MediaPipePose(tracking=tracking), MediaPipeSegmenter(), MediaPipeFaces(), SkinModel.load(),
-                   OnnxAttireDetector(detector, footwear, min_visibility))
+                   OnnxAttireDetector(detector, footwear, min_visibility, per_part))
 
 
 @dataclass

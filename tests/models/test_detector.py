@@ -73,3 +73,37 @@ def test_shipped_model_runs_on_a_tile():
     tiles = [np.full((160, 160, 3), 114, np.uint8), np.full((90, 200, 3), 30, np.uint8)]
     results = detector.detect_batch(tiles)
     assert len(results) == 2 and all(isinstance(r, list) for r in results)
+
+
+class TileDetector:
+    """Stands in for an OnnxDetector: every tile gets the same boxes (tile pixels); records the batch sizes."""
+
+    def __init__(self, boxes, classes=("badge", "shoe", "ring")):
+        self.boxes, self.batches = boxes, []
+        self.manifest = Manifest(MODEL_DIR / "x.onnx", classes, 160, "")
+
+    @property
+    def classes(self):
+        return self.manifest.classes
+
+    def detect_batch(self, tiles):
+        self.batches.append(len(tiles))
+        return [list(self.boxes) for _ in tiles]
+
+
+def test_attire_detector_routes_parts_and_keeps_each_tiles_own_classes():
+    from factories import make_keypoints
+
+    from models.detector import AttireDetector
+
+    general = TileDetector([Box(70, 70, 90, 90, 0.9, "badge"), Box(10, 10, 30, 30, 0.8, "ring")])
+    torso = TileDetector([Box(70, 70, 90, 90, 0.7, "badge")])
+    found = AttireDetector(general, per_part={"torso": torso}).detect(np.zeros((720, 1280, 3), np.uint8),
+                                                                       make_keypoints())
+    assert torso.batches == [1] and general.batches == [4]  # head, both hands, feet in one batch
+    badges = [b for b in found.boxes if b.label == "badge"]
+    assert len(badges) == 1 and badges[0].score == 0.7  # a badge comes from the torso tile only
+    assert sum(b.label == "ring" for b in found.boxes) == 2  # one per hand tile
+    assert set(found.examined) == {"torso", "head", "hand_left", "hand_right", "feet"}
+    with pytest.raises(ModelFileError, match="classes"):
+        AttireDetector(general, per_part={"torso": TileDetector([], ("badge",))})
