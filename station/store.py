@@ -1,0 +1,243 @@
+"""The appearance log: one record per check-in, its per-rule results, supervisors' overrides, evidence on disk.
+
+SQLAlchemy ORM over SQLite by default (WAL, one transaction per record) or any URL SQLAlchemy knows (PostgreSQL for
+several stations logging to one server). The schema is created and upgraded by alembic (`station/migrations`).
+Evidence photos are files beside the database, written atomically and referenced from the record; a retention
+purge deletes old photos and keeps the records. An override is kept beside the machine's verdict, never over it.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import cv2
+import numpy as np
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, selectinload
+
+STATUSES = ("pass", "fail", "unknown")
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class StoreError(ValueError):
+    """A request the log cannot take (an unknown record, an override without a reason)."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Record(Base):
+    __tablename__ = "records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True, default=utcnow)
+    station: Mapped[str] = mapped_column(String(64), default="")
+    technician: Mapped[str | None] = mapped_column(String(64), index=True)
+    verdict: Mapped[str] = mapped_column(String(8), index=True)  # the machine's: pass / fail / unknown
+    frames: Mapped[int] = mapped_column(Integer, default=1)
+    evidence_path: Mapped[str | None] = mapped_column(String(512))  # relative to the evidence folder
+    evidence_purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    results: Mapped[list["RuleResult"]] = relationship(back_populates="record", cascade="all, delete-orphan",
+                                                       order_by="RuleResult.id")
+    overrides: Mapped[list["Override"]] = relationship(back_populates="record", cascade="all, delete-orphan",
+                                                       order_by="Override.id")
+
+    @property
+    def final_verdict(self) -> str:
+        """The latest override's verdict where a supervisor overrode the machine, else the machine's."""
+        return self.overrides[-1].verdict if self.overrides else self.verdict
+
+
+class RuleResult(Base):
+    __tablename__ = "rule_results"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), index=True)
+    check: Mapped[str] = mapped_column(String(32), index=True)
+    status: Mapped[str] = mapped_column(String(8), index=True)
+    score: Mapped[float] = mapped_column(Float)
+    reason_zh: Mapped[str] = mapped_column(Text)
+    reason_en: Mapped[str] = mapped_column(Text)
+    measurements: Mapped[dict] = mapped_column(JSON, default=dict)
+    record: Mapped[Record] = relationship(back_populates="results")
+
+
+class Override(Base):
+    __tablename__ = "overrides"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    user: Mapped[str] = mapped_column(String(64))
+    verdict: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(Text)
+    record: Mapped[Record] = relationship(back_populates="overrides")
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")  # readers (the web UI) never block the station's writes
+    cur.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a power cut loses at most the last commit
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.close()
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, flush it to disk, then rename over the target: a reader or a
+    crash sees the old file or the whole new one, never half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def blur_boxes(image: np.ndarray, boxes: list[tuple[float, float, float, float]]) -> np.ndarray:
+    """A copy of the image with each box (x1, y1, x2, y2) pixelated beyond recognition, grown by a fifth."""
+    out = image.copy()
+    h, w = out.shape[:2]
+    for x1, y1, x2, y2 in boxes:
+        gx, gy = 0.2 * (x2 - x1), 0.2 * (y2 - y1)
+        a, b = int(max(x1 - gx, 0)), int(max(y1 - gy, 0))
+        c, d = int(min(x2 + gx, w)), int(min(y2 + gy, h))
+        if c - a < 2 or d - b < 2:
+            continue
+        patch = cv2.resize(out[b:d, a:c], (max((c - a) // 12, 1), max((d - b) // 12, 1)), interpolation=cv2.INTER_AREA)
+        out[b:d, a:c] = cv2.resize(patch, (c - a, d - b), interpolation=cv2.INTER_NEAREST)
+    return out
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    date_from: datetime | None = None
+    date_to: datetime | None = None  # exclusive
+    technician: str | None = None
+    verdict: str | None = None
+    failed_check: str | None = None
+
+
+class Store:
+    """The log. `url` is an SQLAlchemy URL; a plain path means an SQLite file."""
+
+    def __init__(self, url: str | Path, evidence_dir: str | Path, station: str = "") -> None:
+        url = str(url)
+        if "://" not in url:
+            Path(url).parent.mkdir(parents=True, exist_ok=True)
+            url = f"sqlite:///{Path(url).resolve()}"
+        self.url = url
+        self.engine = create_engine(url)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.evidence_dir = Path(evidence_dir)
+        self.station = station
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema to the newest alembic revision."""
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def add(self, verdict: dict, technician: str | None = None, evidence: np.ndarray | None = None,
+            blur_faces: list[tuple[float, float, float, float]] | None = None, when: datetime | None = None) -> int:
+        """Store one check-in: `verdict` as `FrameResult.to_dict()` / the session JSON gives it ("overall",
+        "checks"). The evidence photo is on disk before the record names it; if the record cannot be written, the
+        photo is removed again, so neither is ever left without the other."""
+        if verdict.get("overall") not in STATUSES:
+            raise StoreError(f"verdict must be one of {STATUSES}, got {verdict.get('overall')!r}")
+        when = when or utcnow()
+        rel = None
+        if evidence is not None:
+            image = blur_boxes(evidence, blur_faces) if blur_faces else evidence
+            ok, jpg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+            if not ok:
+                raise StoreError("the evidence photo could not be encoded")
+            rel = f"{when:%Y-%m-%d}/{when:%H%M%S}-{os.urandom(4).hex()}.jpg"
+            write_atomically(self.evidence_dir / rel, jpg.tobytes())
+        try:
+            with Session(self.engine) as session, session.begin():
+                record = Record(created_at=when, station=self.station, technician=technician,
+                                verdict=verdict["overall"], frames=int(verdict.get("frames", 1)), evidence_path=rel)
+                for check, r in verdict.get("checks", {}).items():
+                    record.results.append(RuleResult(check=check, status=r["status"], score=float(r["score"]),
+                                                     reason_zh=r["reason_zh"], reason_en=r["reason_en"],
+                                                     measurements=r.get("measurements", {})))
+                session.add(record)
+                session.flush()
+                return record.id
+        except BaseException:
+            if rel:
+                (self.evidence_dir / rel).unlink(missing_ok=True)
+            raise
+
+    def get(self, record_id: int) -> Record:
+        with Session(self.engine) as session:
+            record = session.get(Record, record_id, options=[selectinload(Record.results),
+                                                              selectinload(Record.overrides)])
+            if record is None:
+                raise StoreError(f"no record {record_id}")
+            session.expunge_all()
+            return record
+
+    def find(self, f: RecordFilter = RecordFilter(), limit: int = 500) -> list[Record]:
+        q = select(Record).options(selectinload(Record.results), selectinload(Record.overrides))
+        if f.date_from:
+            q = q.where(Record.created_at >= f.date_from)
+        if f.date_to:
+            q = q.where(Record.created_at < f.date_to)
+        if f.technician:
+            q = q.where(Record.technician == f.technician)
+        if f.verdict:
+            q = q.where(Record.verdict == f.verdict)
+        if f.failed_check:
+            q = q.where(Record.results.any((RuleResult.check == f.failed_check) & (RuleResult.status == "fail")))
+        with Session(self.engine) as session:
+            records = list(session.scalars(q.order_by(Record.created_at.desc(), Record.id.desc()).limit(limit)))
+            session.expunge_all()
+            return records
+
+    def override(self, record_id: int, user: str, verdict: str, reason: str) -> None:
+        if verdict not in ("pass", "fail"):
+            raise StoreError(f"an override sets pass or fail, got {verdict!r}")
+        if not reason.strip():
+            raise StoreError("an override needs a reason")
+        if not user.strip():
+            raise StoreError("an override needs the supervisor's name")
+        with Session(self.engine) as session, session.begin():
+            if session.get(Record, record_id) is None:
+                raise StoreError(f"no record {record_id}")
+            session.add(Override(record_id=record_id, user=user, verdict=verdict, reason=reason.strip()))
+
+    def purge_evidence(self, older_than_days: int, now: datetime | None = None) -> int:
+        """Delete evidence photos older than N days; the records stay and say when their photo went."""
+        cutoff = (now or utcnow()) - timedelta(days=older_than_days)
+        purged = 0
+        with Session(self.engine) as session, session.begin():
+            old = session.scalars(select(Record).where(Record.created_at < cutoff,
+                                                       Record.evidence_path.is_not(None),
+                                                       Record.evidence_purged_at.is_(None)))
+            for record in old:
+                (self.evidence_dir / record.evidence_path).unlink(missing_ok=True)
+                record.evidence_purged_at = now or utcnow()
+                purged += 1
+        return purged

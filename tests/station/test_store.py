@@ -1,0 +1,103 @@
+"""The appearance log on a real SQLite file: schema by alembic, WAL, records with evidence, filters, overrides,
+retention. (PostgreSQL runs the same code through its URL.)"""
+import sqlite3
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+from sqlalchemy import inspect
+
+from station.store import RecordFilter, Store, StoreError, blur_boxes, write_atomically
+
+T0 = datetime(2026, 11, 20, 7, 30, tzinfo=timezone.utc)
+
+
+def verdict(overall="fail", **statuses):
+    checks = {c: {"status": s, "score": 0.8, "reason_zh": f"{c} 原因", "reason_en": f"{c} reason",
+                  "measurements": {"x": 0.5}} for c, s in (statuses or {"badge": "pass", "footwear": "fail"}).items()}
+    return {"overall": overall, "checks": checks, "frames": 6}
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "log.db", tmp_path / "evidence", station="depot-1")
+    s.migrate()
+    return s
+
+
+def test_schema_comes_from_alembic_and_sqlite_runs_in_wal(store, tmp_path):
+    tables = set(inspect(store.engine).get_table_names())
+    assert {"records", "rule_results", "overrides", "alembic_version"} <= tables
+    store.migrate()  # idempotent: already at head
+    store.add(verdict())
+    with sqlite3.connect(tmp_path / "log.db") as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert raw.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0001"
+
+
+def test_record_with_evidence_round_trips(store, tmp_path):
+    photo = np.full((120, 80, 3), 200, np.uint8)
+    rid = store.add(verdict(), technician="T1024", evidence=photo, when=T0)
+    r = store.get(rid)
+    assert (r.verdict, r.technician, r.station, r.frames) == ("fail", "T1024", "depot-1", 6)
+    assert {x.check: x.status for x in r.results} == {"badge": "pass", "footwear": "fail"}
+    assert r.results[1].reason_zh == "footwear 原因" and r.results[1].measurements == {"x": 0.5}
+    path = tmp_path / "evidence" / r.evidence_path
+    assert path.is_file() and r.evidence_path.startswith("2026-11-20/")
+    assert not list(path.parent.glob(".*.tmp"))  # the atomic write left nothing behind
+
+
+def test_a_record_that_cannot_be_written_leaves_no_orphan_photo(store, tmp_path):
+    bad = verdict()
+    bad["checks"]["badge"]["score"] = "not a number"
+    with pytest.raises(ValueError):
+        store.add(bad, evidence=np.zeros((10, 10, 3), np.uint8))
+    assert not [p for p in (tmp_path / "evidence").rglob("*") if p.is_file()]
+    with pytest.raises(StoreError):
+        store.add({"overall": "maybe", "checks": {}})
+
+
+def test_filters(store):
+    store.add(verdict("pass", badge="pass", footwear="pass"), technician="T1", when=T0)
+    store.add(verdict("fail", badge="fail", footwear="pass"), technician="T2", when=T0 + timedelta(hours=1))
+    store.add(verdict("fail", badge="pass", footwear="fail"), technician="T2", when=T0 + timedelta(days=1))
+    assert [r.technician for r in store.find()] == ["T2", "T2", "T1"]  # newest first
+    assert len(store.find(RecordFilter(technician="T2"))) == 2
+    assert len(store.find(RecordFilter(verdict="pass"))) == 1
+    assert [r.created_at.day for r in store.find(RecordFilter(failed_check="footwear"))] == [21]
+    day = RecordFilter(date_from=T0.replace(hour=0), date_to=T0.replace(hour=0) + timedelta(days=1))
+    assert len(store.find(day)) == 2
+
+
+def test_override_is_kept_beside_the_machine_verdict(store):
+    rid = store.add(verdict("fail"))
+    with pytest.raises(StoreError, match="reason"):
+        store.override(rid, "wang", "pass", "   ")
+    with pytest.raises(StoreError, match="no record"):
+        store.override(rid + 99, "wang", "pass", "badge was under the jacket")
+    store.override(rid, "wang", "pass", "badge was under the jacket")
+    r = store.get(rid)
+    assert r.verdict == "fail" and r.final_verdict == "pass"
+    assert (r.overrides[0].user, r.overrides[0].reason) == ("wang", "badge was under the jacket")
+
+
+def test_retention_purges_photos_and_keeps_records(store, tmp_path):
+    photo = np.zeros((20, 20, 3), np.uint8)
+    old = store.add(verdict(), evidence=photo, when=T0 - timedelta(days=40))
+    new = store.add(verdict(), evidence=photo, when=T0)
+    assert store.purge_evidence(30, now=T0) == 1
+    assert not (tmp_path / "evidence" / store.get(old).evidence_path).exists()
+    assert store.get(old).evidence_purged_at is not None and store.get(old).results
+    assert (tmp_path / "evidence" / store.get(new).evidence_path).exists()
+    assert store.purge_evidence(30, now=T0) == 0
+
+
+def test_face_blur_and_atomic_write(tmp_path):
+    image = np.random.default_rng(0).integers(0, 255, (100, 100, 3), dtype=np.uint8)
+    blurred = blur_boxes(image, [(30, 30, 70, 70)])
+    assert blurred[50, 50].tolist() != image[50, 50].tolist() or blurred[40:60, 40:60].std() < image[40:60, 40:60].std()
+    assert (blurred[:10, :10] == image[:10, :10]).all()  # outside the face: untouched
+    target = tmp_path / "a" / "x.bin"
+    write_atomically(target, b"one")
+    write_atomically(target, b"two")
+    assert target.read_bytes() == b"two" and [p.name for p in target.parent.iterdir()] == ["x.bin"]
