@@ -228,6 +228,25 @@ class Store:
                 raise StoreError(f"no record {record_id}")
             session.add(Override(record_id=record_id, user=user, verdict=verdict, reason=reason.strip()))
 
+    def recover(self) -> dict[str, int]:
+        """After a crash: remove half-written photos (temporary files) and photos that no record names (written
+        just before the process died, its record never committed). Run at start-up, before this station writes."""
+        if not self.evidence_dir.is_dir():
+            return {"partial": 0, "orphans": 0}
+        with Session(self.engine) as session:
+            named = set(session.scalars(select(Record.evidence_path).where(Record.evidence_path.is_not(None))))
+        partial = orphans = 0
+        for f in self.evidence_dir.rglob("*"):
+            if not f.is_file():
+                continue
+            if f.name.startswith(".") and f.name.endswith(".tmp"):
+                f.unlink()
+                partial += 1
+            elif f.relative_to(self.evidence_dir).as_posix() not in named:
+                f.unlink()
+                orphans += 1
+        return {"partial": partial, "orphans": orphans}
+
     def purge_evidence(self, older_than_days: int, now: datetime | None = None) -> int:
         """Delete evidence photos older than N days; the records stay and say when their photo went."""
         cutoff = (now or utcnow()) - timedelta(days=older_than_days)
