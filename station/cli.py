@@ -146,6 +146,35 @@ def cmd_run(args) -> int:
     return EXIT_PASS if data["overall"] == "pass" else EXIT_NOT_PASSED
 
 
+def cmd_user(args) -> int:
+    from station.config import load_config
+    from station.store import Store
+
+    store = Store.from_config(load_config(args.config))
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        import getpass
+
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            raise ValueError("the two passwords differ")
+    store.add_user(args.name, password, args.role)
+    print(f"user {args.name} ({args.role}) added")
+    return EXIT_PASS
+
+
+def cmd_purge(args) -> int:
+    from station.config import load_config
+    from station.store import Store
+
+    config = load_config(args.config)
+    store = Store.from_config(config)
+    n = store.purge_evidence(config.log.retention_days)
+    print(f"purged {n} evidence photo(s) older than {config.log.retention_days} days; the records stay")
+    return EXIT_PASS
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="station", description="Pre-shift grooming and attire check station "
                                      "(上门服务着装检查站). Exit codes: 0 pass, 1 not passed, 2 error.")
@@ -178,6 +207,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="where to write the enrolment (default: [uniform] prototypes of the config)")
     p.add_argument("--config")
     p.set_defaults(func=cmd_enroll)
+
+    p = sub.add_parser("user", help="add a supervisor account to the log (user add NAME --role supervisor|admin)")
+    p.add_argument("action", choices=["add"])
+    p.add_argument("name")
+    p.add_argument("--role", default="supervisor", choices=["supervisor", "admin"])
+    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p.add_argument("--config")
+    p.set_defaults(func=cmd_user)
+
+    p = sub.add_parser("purge", help="delete evidence photos older than [log] retention_days; records stay")
+    p.add_argument("--config")
+    p.set_defaults(func=cmd_purge)
 
     sub.add_parser("train", help="train the attire detector and export it (python -m models.train; needs .[train])",
                    add_help=False)

@@ -70,10 +70,21 @@ class DetectorConfig(Section):
     threads: int = Field(2, ge=1, le=64)
 
 
+class LogConfig(Section):
+    """The appearance log: where records and evidence photos go, and for how long the photos stay."""
+
+    database: str = "var/station.db"  # an SQLite file, or an SQLAlchemy URL (postgresql+psycopg://...)
+    evidence_dir: str = "var/evidence"
+    retention_days: int = Field(90, ge=1, le=3650)  # evidence photos older than this are purged; records stay
+    blur_faces: bool = False  # pixelate faces in stored evidence
+    station_name: str = ""
+
+
 class StationConfig(Section):
     camera: CameraConfig = CameraConfig()
     framing: FramingConfig = FramingConfig()
     detector: DetectorConfig = DetectorConfig()
+    log: LogConfig = LogConfig()
     uniform: UniformConfig = UniformConfig()
     badge: BadgeConfig = BadgeConfig()
     footwear: FootwearConfig = FootwearConfig()

@@ -70,6 +70,21 @@ class RuleResult(Base):
     record: Mapped[Record] = relationship(back_populates="results")
 
 
+ROLES = ("supervisor", "admin")
+
+
+class User(Base):
+    """A supervisor account for the review pages. Passwords are stored as salted scrypt hashes (werkzeug)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Override(Base):
     __tablename__ = "overrides"
 
@@ -145,6 +160,15 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.evidence_dir = Path(evidence_dir)
         self.station = station
+
+    @classmethod
+    def from_config(cls, config) -> "Store":
+        """The log a station config names (relative paths from the config file's folder), schema upgraded."""
+        log = config.log
+        url = log.database if "://" in log.database else config.resolve(log.database)
+        store = cls(url, config.resolve(log.evidence_dir), log.station_name)
+        store.migrate()
+        return store
 
     def migrate(self) -> None:
         """Create or upgrade the schema to the newest alembic revision."""
@@ -246,6 +270,31 @@ class Store:
                 f.unlink()
                 orphans += 1
         return {"partial": partial, "orphans": orphans}
+
+    def add_user(self, username: str, password: str, role: str = "supervisor") -> None:
+        from werkzeug.security import generate_password_hash
+
+        if role not in ROLES:
+            raise StoreError(f"role must be one of {ROLES}, got {role!r}")
+        if not username.strip() or len(username) > 64:
+            raise StoreError("a user name is 1 to 64 characters")
+        if len(password) < 8:
+            raise StoreError("a password needs at least 8 characters")
+        with Session(self.engine) as session, session.begin():
+            if session.scalar(select(User).where(User.username == username)) is not None:
+                raise StoreError(f"user {username!r} already exists")
+            session.add(User(username=username, password_hash=generate_password_hash(password), role=role))
+
+    def check_password(self, username: str, password: str) -> str | None:
+        """The user's role when the password is right, else None (the same answer for an unknown user)."""
+        from werkzeug.security import check_password_hash
+
+        with Session(self.engine) as session:
+            user = session.scalar(select(User).where(User.username == username))
+            if user is None:
+                check_password_hash("scrypt:32768:8:1$x$" + "0" * 128, password)  # same time as a real check
+                return None
+            return user.role if check_password_hash(user.password_hash, password) else None
 
     def purge_evidence(self, older_than_days: int, now: datetime | None = None) -> int:
         """Delete evidence photos older than N days; the records stay and say when their photo went."""

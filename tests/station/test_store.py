@@ -29,7 +29,7 @@ def store(request, tmp_path):
             pytest.skip("no PostgreSQL server: set STATION_PG_URL (.ci/run starts one with .ci/postgres.sh)")
         s = Store(url, tmp_path / "evidence", station="depot-1")
         with s.engine.begin() as conn:  # a clean database for every test
-            for table in ("overrides", "rule_results", "records", "alembic_version"):
+            for table in ("overrides", "rule_results", "records", "users", "alembic_version"):
                 conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
     s.migrate()
     yield s
@@ -38,10 +38,10 @@ def store(request, tmp_path):
 
 def test_schema_comes_from_alembic(store):
     tables = set(inspect(store.engine).get_table_names())
-    assert {"records", "rule_results", "overrides", "alembic_version"} <= tables
+    assert {"records", "rule_results", "overrides", "users", "alembic_version"} <= tables
     store.migrate()  # idempotent: already at head
     with store.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
 
 
 def test_sqlite_runs_in_wal(tmp_path):
@@ -167,3 +167,19 @@ def test_killed_mid_write_leaves_an_intact_log(tmp_path):
 
     assert all(cv2.imread(str(evidence / n)) is not None for n in named)  # no half photo behind any record
     store.add(verdict())  # and the log takes new records
+
+
+def test_users_have_hashed_passwords_and_roles(store):
+    store.add_user("wang", "correct horse", "admin")
+    store.add_user("li", "battery staple")
+    assert store.check_password("wang", "correct horse") == "admin"
+    assert store.check_password("li", "battery staple") == "supervisor"
+    assert store.check_password("li", "wrong password") is None
+    assert store.check_password("nobody", "correct horse") is None
+    with store.engine.connect() as conn:
+        stored = conn.execute(text("SELECT password_hash FROM users WHERE username = 'wang'")).scalar()
+    assert "correct horse" not in stored and stored.startswith("scrypt:")
+    for bad, match in ((("wang", "another pass", "supervisor"), "exists"), (("zhao", "short", "supervisor"), "8"),
+                       (("zhao", "long enough", "root"), "role")):
+        with pytest.raises(StoreError, match=match):
+            store.add_user(*bad)
