@@ -1,0 +1,90 @@
+"""The web app through Flask's test client on a real SQLite log: login, CSRF, the kiosk kept out, review, override,
+CSV and the JSON API. (Browser tests in Chromium come with the live station.)"""
+import re
+from datetime import datetime, timezone
+
+import numpy as np
+import pytest
+
+from station.store import Store
+from web.app import create_app
+
+T0 = datetime(2026, 11, 20, 7, 30, tzinfo=timezone.utc)
+
+
+def verdict(overall, **statuses):
+    return {"overall": overall, "frames": 6, "checks": {
+        c: {"status": s, "score": 0.9, "reason_zh": f"{c}原因", "reason_en": f"{c} reason"} for c, s in statuses.items()}}
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "log.db", tmp_path / "evidence")
+    s.migrate()
+    s.add_user("wang", "correct horse")
+    s.add(verdict("pass", badge="pass", footwear="pass"), technician="T1", when=T0)
+    s.add(verdict("fail", badge="pass", footwear="fail"), technician="T2", evidence=np.zeros((40, 30, 3), np.uint8),
+          when=T0)
+    return s
+
+
+@pytest.fixture
+def client(store):
+    return create_app(store, testing=True).test_client()
+
+
+def csrf(client, path):
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
+
+
+def login(client, user="wang", password="correct horse"):
+    return client.post("/login", data={"username": user, "password": password, "csrf_token": csrf(client, "/login")})
+
+
+def test_the_kiosk_reaches_only_the_kiosk(client):
+    assert client.get("/").status_code == 200
+    assert client.get("/kiosk/state").get_json()["phase"] == "offline"
+    for path in ("/review", "/review/1", "/review/export.csv", "/evidence/2.jpg"):
+        r = client.get(path)
+        assert r.status_code == 302 and "/login" in r.headers["Location"], path
+    assert client.get("/api/records").status_code == 401
+
+
+def test_login_needs_the_password_and_a_csrf_token(client):
+    assert client.post("/login", data={"username": "wang", "password": "correct horse"}).status_code == 400
+    assert login(client, password="wrong").status_code == 401
+    r = login(client)
+    assert r.status_code == 302 and r.headers["Location"].endswith("/review")
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_failed_logins_are_limited(client):
+    for _ in range(5):
+        assert login(client, password="wrong").status_code == 401
+    assert login(client).status_code == 429  # even the right password, until the window passes
+
+
+def test_review_filters_record_override_and_export(client, store):
+    login(client)
+    page = client.get("/review").get_data(as_text=True)
+    assert "T1" in page and "T2" in page
+    assert "T1" not in client.get("/review?verdict=fail").get_data(as_text=True).split("<tbody>")[1]
+    assert "T2" in client.get("/review?check=footwear").get_data(as_text=True)
+    assert client.get("/review?from=yesterday").status_code == 400
+    rid = store.find()[0].id if store.find()[0].technician == "T2" else store.find()[1].id
+    assert client.get(f"/evidence/{rid}.jpg").headers["Content-Type"] == "image/jpeg"
+    token = csrf(client, f"/review/{rid}")
+    assert client.post(f"/review/{rid}", data={"verdict": "pass", "reason": " ", "csrf_token": token}).status_code == 400
+    assert client.post(f"/review/{rid}", data={"verdict": "pass", "reason": "sandals were work boots",
+                                               "csrf_token": token}).status_code == 302
+    r = store.get(rid)
+    assert r.verdict == "fail" and r.final_verdict == "pass" and r.overrides[0].user == "wang"
+    assert client.post(f"/review/{rid}", data={"verdict": "pass", "reason": "x"}).status_code == 400  # no token
+    csv_text = client.get("/review/export.csv").get_data(as_text=True)
+    assert csv_text.startswith("\ufeffid,time_utc") and "sandals were work boots" in csv_text
+    api = client.get(f"/api/records/{rid}").get_json()
+    assert api["verdict"] == "fail" and api["final_verdict"] == "pass" and api["checks"]["footwear"]["status"] == "fail"
+    assert client.get("/api/records/999").status_code == 404
+    assert client.get("/api/records?verdict=maybe").status_code == 400
+    assert client.get("/review/999").status_code == 404

@@ -1,0 +1,206 @@
+"""The station's web app: the supervisors' review of the appearance log, its JSON API, and the kiosk's state.
+
+Everything is served by the app itself (no CDN). Supervisor pages need a login (hashed passwords, roles), every
+form carries a CSRF token (Flask-WTF), the session cookie is HttpOnly and SameSite, and failed logins are limited
+per address. The kiosk (no login) reaches only `/` and `/kiosk/state`.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+import time
+from collections import defaultdict, deque
+from datetime import datetime, timedelta, timezone
+from functools import wraps
+from pathlib import Path
+
+from flask import (Flask, Response, abort, flash, g, jsonify, redirect, render_template, request, send_file, session,
+                   url_for)
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from station.store import RecordFilter, Store, StoreError
+
+LOGIN_LIMIT, LOGIN_WINDOW_S = 5, 300  # failed logins per address within the window before refusing more
+CHECK_NAMES = {"uniform": ("工作服", "Uniform"), "badge": ("工号牌", "Work badge"), "footwear": ("鞋履", "Footwear"),
+               "cuffs": ("袖口裤脚", "Cuffs"), "accessories": ("首饰", "Jewellery")}
+
+
+def create_app(store: Store, kiosk_state=None, secret_key: str | None = None, testing: bool = False) -> Flask:
+    """`kiosk_state`: a callable returning the live session's view as a dict (None when no camera runs)."""
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=secret_key or secrets.token_hex(32), SESSION_COOKIE_HTTPONLY=True,
+                      SESSION_COOKIE_SAMESITE="Lax", PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+                      MAX_CONTENT_LENGTH=2 * 1024 * 1024, TESTING=testing)
+    CSRFProtect(app)
+    failures: dict[str, deque] = defaultdict(deque)
+
+    def login_required(role: str = "supervisor"):
+        def wrap(view):
+            @wraps(view)
+            def inner(*args, **kwargs):
+                if "user" not in session:
+                    if request.path.startswith("/api/"):
+                        return jsonify(error="login required"), 401
+                    return redirect(url_for("login", next=request.path))
+                if role == "admin" and session.get("role") != "admin":
+                    abort(403)
+                g.user = session["user"]
+                return view(*args, **kwargs)
+            return inner
+        return wrap
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        return render_template("error.html", code=400, message_zh="表单已过期，请刷新后重试",
+                               message_en=f"The form expired or was not sent by this site ({exc.description})"), 400
+
+    @app.errorhandler(403)
+    def forbidden(_):
+        return render_template("error.html", code=403, message_zh="没有权限", message_en="Not allowed"), 403
+
+    @app.errorhandler(404)
+    def not_found(_):
+        return render_template("error.html", code=404, message_zh="没有找到", message_en="Not found"), 404
+
+    # ------------------------------------------------------------ kiosk (no login)
+    @app.get("/")
+    def kiosk():
+        return render_template("kiosk.html")
+
+    @app.get("/kiosk/state")
+    def kiosk_state_json():
+        state = kiosk_state() if kiosk_state else None
+        return jsonify(state or {"phase": "offline", "message_zh": "摄像头未运行", "message_en": "Camera not running"})
+
+    # ------------------------------------------------------------ login
+    @app.route("/login", methods=["GET", "POST"])
+    def login():
+        if request.method == "POST":
+            addr = request.remote_addr or "?"
+            recent = failures[addr]
+            while recent and recent[0] < time.monotonic() - LOGIN_WINDOW_S:
+                recent.popleft()
+            if len(recent) >= LOGIN_LIMIT:
+                return render_template("login.html", error_zh="尝试次数过多，请稍后再试",
+                                       error_en="Too many attempts; try again in a few minutes"), 429
+            role = store.check_password(request.form.get("username", ""), request.form.get("password", ""))
+            if role is None:
+                recent.append(time.monotonic())
+                return render_template("login.html", error_zh="用户名或密码错误",
+                                       error_en="Wrong user name or password"), 401
+            session.clear()
+            session.update(user=request.form["username"], role=role)
+            session.permanent = True
+            target = request.args.get("next", "")
+            return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("review"))
+        return render_template("login.html")
+
+    @app.post("/logout")
+    def logout():
+        session.clear()
+        return redirect(url_for("login"))
+
+    # ------------------------------------------------------------ review
+    def parse_filter(args) -> RecordFilter:
+        def day(name):
+            value = args.get(name, "").strip()
+            if not value:
+                return None
+            try:
+                return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+            except ValueError:
+                abort(400, f"{name} must be a date YYYY-MM-DD, got {value!r}")
+        date_to = day("to")
+        verdict = args.get("verdict") or None
+        if verdict not in (None, "pass", "fail", "unknown"):
+            abort(400, f"verdict must be pass, fail or unknown, got {verdict!r}")
+        check = args.get("check") or None
+        if check is not None and check not in CHECK_NAMES:
+            abort(400, f"unknown check {check!r}")
+        return RecordFilter(day("from"), date_to + timedelta(days=1) if date_to else None,
+                            args.get("technician", "").strip() or None, verdict, check)
+
+    @app.get("/review")
+    @login_required()
+    def review():
+        f = parse_filter(request.args)
+        return render_template("review.html", records=store.find(f), args=request.args, checks=CHECK_NAMES)
+
+    @app.route("/review/<int:record_id>", methods=["GET", "POST"])
+    @login_required()
+    def record(record_id: int):
+        try:
+            if request.method == "POST":
+                store.override(record_id, g.user, request.form.get("verdict", ""), request.form.get("reason", ""))
+                flash("已记录人工复核 / Override recorded")
+                return redirect(url_for("record", record_id=record_id))
+            return render_template("record.html", r=store.get(record_id), checks=CHECK_NAMES)
+        except StoreError as exc:
+            if "no record" in str(exc):
+                abort(404)
+            return render_template("record.html", r=store.get(record_id), checks=CHECK_NAMES, error=str(exc)), 400
+
+    @app.get("/evidence/<int:record_id>.jpg")
+    @login_required()
+    def evidence(record_id: int):
+        try:
+            r = store.get(record_id)
+        except StoreError:
+            abort(404)
+        if not r.evidence_path or r.evidence_purged_at is not None:
+            abort(404)
+        path = (store.evidence_dir / r.evidence_path).resolve()
+        if store.evidence_dir.resolve() not in path.parents or not path.is_file():
+            abort(404)
+        return send_file(path, mimetype="image/jpeg")
+
+    @app.get("/review/export.csv")
+    @login_required()
+    def export_csv():
+        out = io.StringIO()
+        w = csv.writer(out)
+        w.writerow(["id", "time_utc", "technician", "verdict", "final_verdict", "failed_checks", "override_by",
+                    "override_reason"])
+        for r in store.find(parse_filter(request.args), limit=100_000):
+            last = r.overrides[-1] if r.overrides else None
+            w.writerow([r.id, r.created_at.strftime("%Y-%m-%d %H:%M:%S"), r.technician or "", r.verdict,
+                        r.final_verdict, " ".join(x.check for x in r.results if x.status == "fail"),
+                        last.user if last else "", last.reason if last else ""])
+        return Response("\ufeff" + out.getvalue(), mimetype="text/csv",  # BOM: Excel opens UTF-8 Chinese right
+                        headers={"Content-Disposition": "attachment; filename=appearance-log.csv"})
+
+    # ------------------------------------------------------------ JSON API (same login)
+    def record_json(r) -> dict:
+        return {"id": r.id, "time_utc": r.created_at.isoformat(), "technician": r.technician, "verdict": r.verdict,
+                "final_verdict": r.final_verdict, "frames": r.frames, "evidence": bool(r.evidence_path)
+                and r.evidence_purged_at is None,
+                "checks": {x.check: {"status": x.status, "score": x.score, "reason_zh": x.reason_zh,
+                                     "reason_en": x.reason_en, "measurements": x.measurements} for x in r.results},
+                "overrides": [{"user": o.user, "verdict": o.verdict, "reason": o.reason,
+                               "time_utc": o.created_at.isoformat()} for o in r.overrides]}
+
+    @app.get("/api/records")
+    @login_required()
+    def api_records():
+        return jsonify([record_json(r) for r in store.find(parse_filter(request.args))])
+
+    @app.get("/api/records/<int:record_id>")
+    @login_required()
+    def api_record(record_id: int):
+        try:
+            return jsonify(record_json(store.get(record_id)))
+        except StoreError:
+            return jsonify(error=f"no record {record_id}"), 404
+
+    @app.errorhandler(400)
+    def bad_request(exc):
+        if request.path.startswith("/api/"):
+            return jsonify(error=exc.description), 400
+        return render_template("error.html", code=400, message_zh="请求有误", message_en=exc.description), 400
+
+    return app
+
+
+def static_dir() -> Path:
+    return Path(__file__).resolve().parent / "static"
