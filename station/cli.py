@@ -175,6 +175,30 @@ def cmd_purge(args) -> int:
     return EXIT_PASS
 
 
+def cmd_serve(args) -> int:
+    """The whole station: camera loop, check-in session, log, and the web app on a production WSGI server."""
+    import waitress
+
+    from station.config import load_config
+    from station.identify import BadgeReader
+    from station.live import LiveStation
+    from station.store import Store
+    from web.app import create_app
+
+    config = load_config(args.config)
+    store = Store.from_config(config)
+    recovered = store.recover()
+    if any(recovered.values()):
+        print(f"cleared after an unclean stop: {recovered}", file=sys.stderr)
+    live = LiveStation(config, store, args.source, badge_reader=BadgeReader("qr")).start()
+    print(f"station: http://{args.host}:{args.port}/ (kiosk), /review (supervisors)")
+    try:
+        waitress.serve(create_app(store, live), host=args.host, port=args.port, threads=6)
+    finally:
+        live.stop()
+    return EXIT_PASS
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="station", description="Pre-shift grooming and attire check station "
                                      "(上门服务着装检查站). Exit codes: 0 pass, 1 not passed, 2 error.")
@@ -215,6 +239,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     p.add_argument("--config")
     p.set_defaults(func=cmd_user)
+
+    p = sub.add_parser("serve", help="run the station: camera, check-in session, log, kiosk and review web app")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--source", default="webcam", help="webcam, demo, a photo, a folder or a video")
+    p.add_argument("--config")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("purge", help="delete evidence photos older than [log] retention_days; records stay")
     p.add_argument("--config")

@@ -26,8 +26,8 @@ CHECK_NAMES = {"uniform": ("工作服", "Uniform"), "badge": ("工号牌", "Work
                "cuffs": ("袖口裤脚", "Cuffs"), "accessories": ("首饰", "Jewellery")}
 
 
-def create_app(store: Store, kiosk_state=None, secret_key: str | None = None, testing: bool = False) -> Flask:
-    """`kiosk_state`: a callable returning the live session's view as a dict (None when no camera runs)."""
+def create_app(store: Store, live=None, secret_key: str | None = None, testing: bool = False) -> Flask:
+    """`live`: the running `station.live.LiveStation` (state, preview, identify); None when no camera runs."""
     app = Flask(__name__)
     app.config.update(SECRET_KEY=secret_key or secrets.token_hex(32), SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Lax", PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
@@ -70,8 +70,26 @@ def create_app(store: Store, kiosk_state=None, secret_key: str | None = None, te
 
     @app.get("/kiosk/state")
     def kiosk_state_json():
-        state = kiosk_state() if kiosk_state else None
-        return jsonify(state or {"phase": "offline", "message_zh": "摄像头未运行", "message_en": "Camera not running"})
+        if live is None:
+            return jsonify({"phase": "offline", "message_zh": "摄像头未运行", "message_en": "Camera not running"})
+        return jsonify(live.state())
+
+    @app.get("/kiosk/preview.jpg")
+    def kiosk_preview():
+        jpg = live.preview_jpeg() if live is not None else None
+        if jpg is None:
+            abort(404)
+        return Response(jpg, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
+
+    @app.post("/kiosk/identify")
+    def kiosk_identify():
+        number = request.form.get("number", "").strip()
+        if not number or len(number) > 32:
+            return jsonify(ok=False, error="a technician number is 1 to 32 characters"), 400
+        if live is None:
+            return jsonify(ok=False, error="camera not running"), 409
+        accepted = live.identify(number, "typed")
+        return jsonify(ok=accepted), (200 if accepted else 409)
 
     # ------------------------------------------------------------ login
     @app.route("/login", methods=["GET", "POST"])

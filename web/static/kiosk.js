@@ -2,6 +2,8 @@
 async function refresh() {
   try {
     const s = await (await fetch("/kiosk/state", {cache: "no-store"})).json();
+    document.getElementById("camera").textContent = s.camera_zh ? `${s.camera_zh} / ${s.camera_en}` : "";
+    if (s.phase !== "offline") document.getElementById("preview").src = "/kiosk/preview.jpg?" + Date.now();
     document.getElementById("message").textContent = s.message_zh || "";
     document.getElementById("message-en").textContent = s.message_en || "";
     const v = document.getElementById("verdict");
@@ -17,3 +19,11 @@ async function refresh() {
 }
 setInterval(refresh, 500);
 refresh();
+
+document.getElementById("identify").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.target;
+  await fetch("/kiosk/identify", {method: "POST", body: new FormData(form)});
+  form.number.value = "";
+  refresh();
+});

@@ -1,0 +1,142 @@
+"""The live station: a capture thread that only grabs frames, a worker that judges the newest one, the check-in
+session, the badge reader and the log.
+
+The capture thread never waits for the models, so the preview never stalls; the worker drops frames it had no time
+for. A camera that is unplugged or stops sending frames is reopened with a growing pause, and the kiosk says so.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import cv2
+import numpy as np
+
+from station.config import StationConfig
+from station.evidence import draw_evidence
+from station.identify import BadgeReader
+from station.pipeline import FrameResult, Pipeline
+from station.session import CheckInSession, SessionTiming, Verdict
+from station.sources import SourceError, open_source
+from station.store import Store
+
+RECONNECT_MAX_S = 10.0
+
+
+class LiveStation:
+    def __init__(self, config: StationConfig, store: Store | None, source: str | Callable[[], Iterator[np.ndarray]],
+                 pipeline: Pipeline | None = None, badge_reader: BadgeReader | None = None,
+                 timing: SessionTiming = SessionTiming(), clock: Callable[[], float] = time.monotonic) -> None:
+        self.config, self.store = config, store
+        self._open = source if callable(source) else lambda: open_source(
+            source, config.camera.device, config.camera.width, config.camera.height, repeat=10**9)
+        self.pipeline = pipeline or Pipeline(config, tracking=True)
+        self.badge_reader = badge_reader
+        self.session = CheckInSession(timing, self._record, clock)
+        self.recorded: list[int] = []  # record ids written by this station since start
+        self.errors: list[str] = []
+        self.frames_judged = 0
+        self.camera_zh, self.camera_en = "正在连接摄像头", "Connecting to the camera"
+        self._lock = threading.Lock()
+        self._frame: np.ndarray | None = None
+        self._frame_no = 0
+        self._preview: bytes | None = None
+        self._last_result: FrameResult | None = None
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> "LiveStation":
+        for target in (self._capture_loop, self._work_loop):
+            t = threading.Thread(target=target, daemon=True, name=target.__name__)
+            t.start()
+            self._threads.append(t)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=5)
+
+    # ------------------------------------------------------------ what the web app reads and sends
+    def state(self) -> dict:
+        with self._lock:
+            view = self.session.view()
+            return {"phase": view.phase.value, "technician": view.technician, "message_zh": view.message_zh,
+                    "message_en": view.message_en, "progress": round(view.progress, 2),
+                    "verdict": view.verdict.to_dict() if view.verdict else None,
+                    "camera_zh": self.camera_zh, "camera_en": self.camera_en, "frames_judged": self.frames_judged}
+
+    def preview_jpeg(self) -> bytes | None:
+        return self._preview
+
+    def identify(self, number: str, how: str = "typed") -> bool:
+        with self._lock:
+            return self.session.identify(number, how)
+
+    # ------------------------------------------------------------ threads
+    def _capture_loop(self) -> None:
+        pause = 0.5
+        while not self._stop.is_set():
+            try:
+                for frame in self._open():
+                    if self._stop.is_set():
+                        return
+                    with self._lock:
+                        self._frame, self._frame_no = frame, self._frame_no + 1
+                        self.camera_zh, self.camera_en = "", ""
+                    pause = 0.5
+                raise SourceError("the source ended")
+            except (SourceError, OSError, ValueError) as exc:
+                with self._lock:
+                    self.camera_zh = "摄像头已断开，正在重新连接…"
+                    self.camera_en = f"Camera disconnected ({exc}); reconnecting…"
+                self._stop.wait(pause)
+                pause = min(pause * 2, RECONNECT_MAX_S)
+
+    def _work_loop(self) -> None:
+        seen = 0
+        while not self._stop.is_set():
+            with self._lock:
+                frame, number = self._frame, self._frame_no
+            if frame is None or number == seen:
+                self._stop.wait(0.005)
+                with self._lock:
+                    self.session.tick()
+                continue
+            seen = number
+            try:
+                self._judge(frame)
+            except Exception as exc:  # one bad frame must not end the station: say so and go on
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+                del self.errors[:-20]
+
+    def _judge(self, frame: np.ndarray) -> None:
+        result = self.pipeline.run(frame)
+        code = self.badge_reader.read(frame) if self.badge_reader is not None else None
+        with self._lock:
+            self.frames_judged += 1
+            if code:
+                self.session.identify(code, self.badge_reader.kind)
+            if result.perception.framing.ok:
+                self._last_result = result
+            self.session.on_frame(result.perception.framing, result.results)
+            self.session.tick()
+        ok, jpg = cv2.imencode(".jpg", draw_evidence(result), [cv2.IMWRITE_JPEG_QUALITY, 75])
+        if ok:
+            self._preview = jpg.tobytes()
+
+    def _record(self, verdict: Verdict) -> None:
+        """Called by the session (under the lock) once per verdict: the record and its evidence photo."""
+        if self.store is None:
+            return
+        evidence, faces = None, None
+        if self._last_result is not None:
+            evidence = draw_evidence(self._last_result)
+            if self.config.log.blur_faces:
+                faces = [(f.x1, f.y1, f.x2, f.y2) for f in self._last_result.perception.faces]
+        try:
+            self.recorded.append(self.store.add(verdict.to_dict(), verdict.technician, evidence, faces))
+        except Exception as exc:  # the database is down: keep judging, show the error to the supervisor
+            self.errors.append(f"record not saved: {exc}")
