@@ -1,0 +1,114 @@
+"""Browser tests in headless Chromium (Debian's, driven by Playwright) against `station serve` with the real models.
+
+A technician's session on one full-body photo (CCP, from ../shared) ends with a stored record; a supervisor logs
+in, filters, opens the record, overrides it and exports CSV; the kiosk is refused at supervisor URLs. With
+STATION_SCREENSHOTS=DIR set, the kiosk and review pages are saved there (docs/ holds the README's copies).
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from station.store import Store
+
+pytestmark = pytest.mark.slow
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, shared_eval):
+    pytest.importorskip("playwright", reason="playwright is not installed (pip install -e .[test])")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    tmp = tmp_path_factory.mktemp("serve")
+    (tmp / "station.toml").write_text('[log]\ndatabase = "log.db"\nevidence_dir = "evidence"\n')
+    store = Store(tmp / "log.db", tmp / "evidence")
+    store.migrate()
+    store.add_user("wang", "correct horse")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    photo = shared_eval / "ccp-public/images/ccp_0702.jpg"  # full body, facing the camera, closed shoes
+    proc = subprocess.Popen([sys.executable, "-m", "station.cli", "serve", "--source", str(photo), "--port",
+                             str(port), "--config", str(tmp / "station.toml")])
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{base}/kiosk/state", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.3)
+    yield base, store
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def shot(page, name):
+    folder = os.environ.get("STATION_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / name))
+
+
+def test_technician_session_ends_with_a_record(served, browser):
+    base, store = served
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(base + "/")
+    page.fill("#number", "T1024")
+    page.click("#identify button")
+    page.wait_for_function("document.getElementById('verdict').textContent.length > 0", timeout=60_000)
+    assert page.inner_text("#verdict") in ("PASS", "FAIL", "UNKNOWN")
+    assert page.locator("#reasons li").count() >= 4  # one line per rule
+    page.evaluate("document.getElementById('preview').style.visibility = 'hidden'")  # CCP photos stay out of docs/
+    shot(page, "kiosk.png")
+    records = store.find()
+    assert records and records[0].technician == "T1024" and records[0].evidence_path
+
+
+def test_supervisor_reviews_overrides_exports_and_the_kiosk_is_refused(served, browser, tmp_path):
+    base, store = served
+    kiosk = browser.new_context().new_page()
+    kiosk.goto(base + "/review")
+    assert "/login" in kiosk.url  # the kiosk, with no login, is sent to the login page
+    assert kiosk.goto(base + "/api/records").status == 401
+
+    page = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900}).new_page()
+    page.goto(base + "/login")
+    page.fill("input[name=username]", "wang")
+    page.fill("input[name=password]", "correct horse")
+    page.click("#login")
+    page.wait_for_url(base + "/review")
+    page.fill("input[name=technician]", "T1024")
+    page.click("#filter")
+    assert page.locator("#records tbody tr").count() >= 1 and "T1024" in page.inner_text("#records")
+    shot(page, "review.png")
+    page.click("#records tbody tr:first-child a")
+    page.select_option("select[name=verdict]", "pass")
+    page.fill("input[name=reason]", "复核：现场确认 / checked in person")
+    page.click("#override")
+    assert "wang" in page.inner_text("#overrides") and "checked in person" in page.inner_text("#overrides")
+    page.goto(base + "/review")
+    with page.expect_download() as download:
+        page.click("#export")
+    csv_text = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert csv_text.startswith("id,time_utc") and "checked in person" in csv_text
+    assert store.find()[0].final_verdict == "pass"
