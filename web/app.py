@@ -173,6 +173,15 @@ def create_app(store: Store, live=None, secret_key: str | None = None, testing: 
             abort(404)
         return send_file(path, mimetype="image/jpeg")
 
+    @app.get("/review/summary")
+    @login_required()
+    def summary():
+        days = request.args.get("days", "14")
+        if not days.isdigit() or not 1 <= int(days) <= 366:
+            abort(400, "days must be a whole number from 1 to 366")
+        s = daily_summary(store, int(days))
+        return render_template("summary.html", s=s, checks=CHECK_NAMES, chart=pass_rate_chart(s))
+
     @app.get("/review/export.csv")
     @login_required()
     def export_csv():
@@ -218,6 +227,54 @@ def create_app(store: Store, live=None, secret_key: str | None = None, testing: 
         return render_template("error.html", code=400, message_zh="请求有误", message_en=exc.description), 400
 
     return app
+
+
+def daily_summary(store: Store, days: int, today: datetime | None = None) -> dict:
+    """Per day: records and pass rate overall and per rule; over the range: the rules failed most."""
+    today = (today or datetime.now(timezone.utc)).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = today - timedelta(days=days - 1)
+    records = store.find(RecordFilter(date_from=start, date_to=today + timedelta(days=1)), limit=1_000_000)
+    dates = [(start + timedelta(days=i)).date() for i in range(days)]
+    per_day = {d: {"records": 0, "passed": 0, "rules": defaultdict(lambda: [0, 0])} for d in dates}
+    failed = defaultdict(int)
+    for r in records:
+        day = per_day.get(r.created_at.date())
+        if day is None:
+            continue
+        day["records"] += 1
+        day["passed"] += r.final_verdict == "pass"
+        for x in r.results:
+            if x.status in ("pass", "fail"):
+                day["rules"][x.check][0] += x.status == "pass"
+                day["rules"][x.check][1] += 1
+                failed[x.check] += x.status == "fail"
+    rows = [{"date": d.isoformat(), "records": v["records"],
+             "pass_rate": v["passed"] / v["records"] if v["records"] else None,
+             "rules": {c: (p / n if n else None) for c, (p, n) in v["rules"].items()}} for d, v in per_day.items()]
+    return {"days": rows, "top_failed": sorted(((c, n) for c, n in failed.items() if n), key=lambda t: -t[1])}
+
+
+def pass_rate_chart(s: dict, width: int = 720, height: int = 220) -> str:
+    """An inline SVG: each rule's daily pass rate as a line (no chart library: the app must work offline)."""
+    colours = {"uniform": "#1f77b4", "badge": "#d62728", "footwear": "#2ca02c", "cuffs": "#9467bd",
+               "accessories": "#ff7f0e"}
+    n = len(s["days"])
+    x = (lambda i: 40 + i * (width - 60) / max(n - 1, 1))
+    y = (lambda rate: 10 + (1 - rate) * (height - 40))
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+             f'aria-label="pass rate per rule over days">',
+             f'<line x1="40" y1="{y(0)}" x2="{width - 20}" y2="{y(0)}" stroke="#999"/>',
+             f'<text x="4" y="{y(1) + 4}" font-size="11">100%</text><text x="10" y="{y(0) + 4}" font-size="11">0%</text>']
+    for check, colour in colours.items():
+        pts = [(x(i), y(d["rules"][check])) for i, d in enumerate(s["days"]) if d["rules"].get(check) is not None]
+        if pts:
+            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="'
+                         + " ".join(f"{a:.1f},{b:.1f}" for a, b in pts) + f'"><title>{check}</title></polyline>')
+    for i, d in enumerate(s["days"]):
+        if n <= 16 or i % max(n // 8, 1) == 0:
+            parts.append(f'<text x="{x(i) - 14:.1f}" y="{height - 8}" font-size="10">{d["date"][5:]}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
 
 
 def static_dir() -> Path:

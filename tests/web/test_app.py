@@ -88,3 +88,22 @@ def test_review_filters_record_override_and_export(client, store):
     assert client.get("/api/records/999").status_code == 404
     assert client.get("/api/records?verdict=maybe").status_code == 400
     assert client.get("/review/999").status_code == 404
+
+
+def test_daily_summary_counts_and_charts(client, store):
+    from datetime import timedelta
+
+    from web.app import daily_summary
+
+    store.add(verdict("fail", badge="fail", footwear="pass"), when=T0 + timedelta(days=1))
+    s = daily_summary(store, 3, today=T0 + timedelta(days=1))
+    day1, day2 = s["days"][1], s["days"][2]
+    assert (day1["records"], day1["pass_rate"], day1["rules"]["footwear"]) == (2, 0.5, 0.5)
+    assert (day2["records"], day2["rules"]["badge"]) == (1, 0.0)
+    assert set(s["top_failed"]) == {("badge", 1), ("footwear", 1)}
+    store.add(verdict("pass", badge="pass", footwear="pass"))  # today, whenever the test runs
+    login(client)
+    page = client.get("/review/summary?days=400")
+    assert page.status_code == 400
+    page = client.get("/review/summary?days=7").get_data(as_text=True)
+    assert "<svg" in page and "polyline" in page and "每日汇总" in page
