@@ -193,7 +193,8 @@ def cmd_serve(args) -> int:
     live = LiveStation(config, store, args.source, badge_reader=BadgeReader("qr")).start()
     print(f"station: http://{args.host}:{args.port}/ (kiosk), /review (supervisors)")
     try:
-        waitress.serve(create_app(store, live), host=args.host, port=args.port, threads=6)
+        app = create_app(store, live, config_path=Path(args.config).resolve() if args.config else None)
+        waitress.serve(app, host=args.host, port=args.port, threads=6)
     finally:
         live.stop()
     return EXIT_PASS

@@ -71,6 +71,24 @@ class LiveStation:
     def preview_jpeg(self) -> bytes | None:
         return self._preview
 
+    def capture(self) -> np.ndarray | None:
+        """A copy of the newest camera frame (calibration: reference photos, the badge position test)."""
+        with self._lock:
+            return None if self._frame is None else self._frame.copy()
+
+    def last_result(self) -> FrameResult | None:
+        with self._lock:
+            return self._last_result
+
+    def apply_policy(self, config: StationConfig) -> None:
+        """New rules from an edited policy, from the next frame on (camera, detector and log keys need a restart)."""
+        from checks.registry import build_checks
+
+        with self._lock:
+            self.config = config
+            self.pipeline.config = config
+            self.pipeline.checks = build_checks(config)
+
     def identify(self, number: str, how: str = "typed") -> bool:
         with self._lock:
             return self.session.identify(number, how)

@@ -26,8 +26,10 @@ CHECK_NAMES = {"uniform": ("工作服", "Uniform"), "badge": ("工号牌", "Work
                "cuffs": ("袖口裤脚", "Cuffs"), "accessories": ("首饰", "Jewellery")}
 
 
-def create_app(store: Store, live=None, secret_key: str | None = None, testing: bool = False) -> Flask:
-    """`live`: the running `station.live.LiveStation` (state, preview, identify); None when no camera runs."""
+def create_app(store: Store, live=None, secret_key: str | None = None, testing: bool = False,
+                config_path: Path | None = None) -> Flask:
+    """`live`: the running `station.live.LiveStation` (state, preview, identify); None when no camera runs.
+    `config_path`: the policy file that the calibration pages edit (admin only)."""
     app = Flask(__name__)
     app.config.update(SECRET_KEY=secret_key or secrets.token_hex(32), SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Lax", PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
@@ -181,6 +183,93 @@ def create_app(store: Store, live=None, secret_key: str | None = None, testing: 
             abort(400, "days must be a whole number from 1 to 366")
         s = daily_summary(store, int(days))
         return render_template("summary.html", s=s, checks=CHECK_NAMES, chart=pass_rate_chart(s))
+
+    # ------------------------------------------------------------ calibration (admin)
+    references = (config_path.parent if config_path else Path.cwd()) / "calibration" / "references"
+
+    @app.get("/calibrate")
+    @login_required("admin")
+    def calibrate():
+        policy = config_path.read_text(encoding="utf-8") if config_path and config_path.exists() else ""
+        refs = sorted(p.name for p in references.glob("*.jpg")) if references.is_dir() else []
+        last = live.last_result() if live is not None else None
+        framing = live.state() if live is not None else None
+        badge = last.results.get("badge").to_dict() if last is not None and "badge" in last.results else None
+        return render_template("calibrate.html", policy=policy, refs=refs, framing=framing, badge=badge,
+                               config_path=config_path)
+
+    @app.post("/calibrate/reference")
+    @login_required("admin")
+    def add_reference():
+        """A uniform reference photo: the live frame, or an uploaded photo (type, size and decoding checked)."""
+        import cv2
+        import numpy as np
+
+        upload = request.files.get("photo")
+        if upload is not None and upload.filename:
+            data = upload.read()
+            image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+            if image is None or min(image.shape[:2]) < 64:
+                flash("上传失败：不是可读的照片 / Upload refused: not a readable photo (JPEG or PNG, at least 64 px)")
+                return redirect(url_for("calibrate")), 303
+        else:
+            image = live.capture() if live is not None else None
+            if image is None:
+                flash("摄像头没有画面 / No camera frame to capture")
+                return redirect(url_for("calibrate")), 303
+        ok, jpg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 92])
+        from station.store import write_atomically
+
+        write_atomically(references / f"ref-{datetime.now(timezone.utc):%Y%m%d-%H%M%S-%f}.jpg", jpg.tobytes())
+        flash("已保存参考照片 / Reference photo saved")
+        return redirect(url_for("calibrate")), 303
+
+    @app.post("/calibrate/enrol")
+    @login_required("admin")
+    def enrol():
+        from calibration.enrol import EnrolmentError, enrol_uniform
+        from station.config import load_config
+        from station.pipeline import Pipeline
+
+        photos = sorted(references.glob("*.jpg")) if references.is_dir() else []
+        config = load_config(config_path if config_path and config_path.exists() else None)
+        try:
+            pipeline = live.pipeline if live is not None else Pipeline(config)
+            prototypes, notes = enrol_uniform(photos, pipeline)
+        except EnrolmentError as exc:
+            flash(f"登记失败 / Enrolment failed: {exc}")
+            return redirect(url_for("calibrate")), 303
+        prototypes.save(config.resolve(config.uniform.prototypes))
+        flash(f"已登记 {len(prototypes.prototypes)} 张参考照片 / Enrolled {len(prototypes.prototypes)} reference "
+              f"photo(s)" + "".join(f"; {n}" for n in notes))
+        return redirect(url_for("calibrate")), 303
+
+    @app.post("/calibrate/policy")
+    @login_required("admin")
+    def save_policy():
+        """The policy as TOML, validated like the command line does (an unknown key is named) before it is saved."""
+        from station.config import ConfigError, load_config
+
+        if config_path is None:
+            abort(409, "the station runs without a config file (--config): nothing to edit")
+        text = request.form.get("policy", "")
+        candidate = config_path.with_name(f".{config_path.name}.candidate")
+        candidate.write_text(text, encoding="utf-8")
+        try:
+            config = load_config(candidate)
+        except (ConfigError, ValueError, OSError) as exc:
+            candidate.unlink(missing_ok=True)
+            return render_template("calibrate.html", policy=text, refs=[], framing=None, badge=None,
+                                   config_path=config_path, error=str(exc)), 400
+        from station.store import write_atomically
+
+        write_atomically(config_path, text.encode("utf-8"))
+        candidate.unlink(missing_ok=True)
+        if live is not None:
+            live.apply_policy(config)
+        flash("策略已保存并生效（摄像头、检测模型和日志设置需重启）/ Policy saved and applied (camera, detector and "
+              "log settings need a restart)")
+        return redirect(url_for("calibrate")), 303
 
     @app.get("/review/export.csv")
     @login_required()

@@ -107,3 +107,46 @@ def test_daily_summary_counts_and_charts(client, store):
     assert page.status_code == 400
     page = client.get("/review/summary?days=7").get_data(as_text=True)
     assert "<svg" in page and "polyline" in page and "每日汇总" in page
+
+
+@pytest.fixture
+def admin_client(store, tmp_path):
+    store.add_user("boss", "admin password", "admin")
+    (tmp_path / "station.toml").write_text("[accessories]\nmax_pieces = 3\n")
+    client = create_app(store, testing=True, config_path=tmp_path / "station.toml").test_client()
+    login(client, "boss", "admin password")
+    return client
+
+
+def test_calibration_is_for_admins_only(client):
+    login(client)  # wang is a supervisor
+    assert client.get("/calibrate").status_code == 403
+
+
+def test_policy_edit_is_validated_before_it_is_saved(admin_client, tmp_path):
+    token = csrf(admin_client, "/calibrate")
+    r = admin_client.post("/calibrate/policy", data={"policy": "[accessories]\nmax_piece = 2\n", "csrf_token": token})
+    assert r.status_code == 400 and "max_piece" in r.get_data(as_text=True)
+    assert "max_pieces = 3" in (tmp_path / "station.toml").read_text()  # untouched
+    r = admin_client.post("/calibrate/policy", data={"policy": "[accessories]\nmax_pieces = 2\n", "csrf_token": token})
+    assert r.status_code == 303 and "max_pieces = 2" in (tmp_path / "station.toml").read_text()
+    assert not list(tmp_path.glob(".*candidate"))
+
+
+def test_reference_uploads_are_checked(admin_client, tmp_path):
+    import io
+
+    from PIL import Image
+
+    token = csrf(admin_client, "/calibrate")
+    bad = {"photo": (io.BytesIO(b"not a photo"), "x.jpg"), "csrf_token": token}
+    admin_client.post("/calibrate/reference", data=bad, content_type="multipart/form-data")
+    refs = tmp_path / "calibration" / "references"
+    assert not refs.exists() or not list(refs.glob("*.jpg"))
+    png = io.BytesIO()
+    Image.fromarray(np.full((200, 120, 3), 90, np.uint8)).save(png, format="PNG")
+    good = {"photo": (io.BytesIO(png.getvalue()), "ref.png"), "csrf_token": token}
+    assert admin_client.post("/calibrate/reference", data=good, content_type="multipart/form-data").status_code == 303
+    assert len(list(refs.glob("*.jpg"))) == 1
+    big = {"photo": (io.BytesIO(b"\xff" * (3 * 1024 * 1024)), "huge.jpg"), "csrf_token": token}
+    assert admin_client.post("/calibrate/reference", data=big, content_type="multipart/form-data").status_code == 413
