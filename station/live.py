@@ -22,6 +22,7 @@ from station.sources import SourceError, open_source
 from station.store import Store
 
 RECONNECT_MAX_S = 10.0
+RETENTION_EVERY_S = 6 * 3600  # the evidence purge runs at start and then this often
 
 
 class LiveStation:
@@ -48,7 +49,7 @@ class LiveStation:
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> "LiveStation":
-        for target in (self._capture_loop, self._work_loop):
+        for target in (self._capture_loop, self._work_loop, self._retention_loop):
             t = threading.Thread(target=target, daemon=True, name=target.__name__)
             t.start()
             self._threads.append(t)
@@ -129,6 +130,14 @@ class LiveStation:
             except Exception as exc:  # one bad frame must not end the station: say so and go on
                 self.errors.append(f"{type(exc).__name__}: {exc}")
                 del self.errors[:-20]
+
+    def _retention_loop(self) -> None:
+        while self.store is not None and not self._stop.is_set():
+            try:
+                self.store.purge_evidence(self.config.log.retention_days)
+            except Exception as exc:  # the database is unreachable now: try again next time
+                self.errors.append(f"evidence purge failed: {exc}")
+            self._stop.wait(RETENTION_EVERY_S)
 
     def _judge(self, frame: np.ndarray) -> None:
         result = self.pipeline.run(frame)

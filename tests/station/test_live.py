@@ -58,6 +58,19 @@ def test_a_typed_number_and_good_frames_end_in_a_stored_record(tmp_path):
     assert not live.errors
 
 
+def test_old_evidence_is_purged_when_the_station_starts(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    live, store = station(tmp_path, lambda: frames())
+    old = store.add({"overall": "pass", "checks": {}}, evidence=np.zeros((8, 8, 3), np.uint8),
+                    when=datetime.now(timezone.utc) - timedelta(days=400))
+    live.start()
+    try:
+        assert wait_for(lambda: store.get(old).evidence_purged_at is not None)
+    finally:
+        live.stop()
+
+
 def test_an_unplugged_camera_is_reopened_and_said_so(tmp_path):
     opened = []
 
