@@ -190,10 +190,14 @@ def cmd_serve(args) -> int:
     recovered = store.recover()
     if any(recovered.values()):
         print(f"cleared after an unclean stop: {recovered}", file=sys.stderr)
-    live = LiveStation(config, store, args.source, badge_reader=BadgeReader("qr")).start()
+    from station.identify import Roster
+
+    roster = Roster.from_csv(config.resolve(config.identify.roster)) if config.identify.roster else None
+    live = LiveStation(config, store, args.source, badge_reader=BadgeReader(config.identify.code, roster)).start()
     print(f"station: http://{args.host}:{args.port}/ (kiosk), /review (supervisors)")
     try:
-        app = create_app(store, live, config_path=Path(args.config).resolve() if args.config else None)
+        app = create_app(store, live, config_path=Path(args.config).resolve() if args.config else None,
+                         roster=roster)
         waitress.serve(app, host=args.host, port=args.port, threads=6)
     finally:
         live.stop()

@@ -70,6 +70,13 @@ class DetectorConfig(Section):
     threads: int = Field(2, ge=1, le=64)
 
 
+class IdentifyConfig(Section):
+    """How technicians are identified at the kiosk (a typed number always works too)."""
+
+    code: Literal["qr", "aruco"] = "qr"  # the code printed on the badge
+    roster: str = ""  # CSV number,name[,marker]: names on screen, numbers to pick, ArUco ids; relative to this file
+
+
 class LogConfig(Section):
     """The appearance log: where records and evidence photos go, and for how long the photos stay."""
 
@@ -84,6 +91,7 @@ class StationConfig(Section):
     camera: CameraConfig = CameraConfig()
     framing: FramingConfig = FramingConfig()
     detector: DetectorConfig = DetectorConfig()
+    identify: IdentifyConfig = IdentifyConfig()
     log: LogConfig = LogConfig()
     uniform: UniformConfig = UniformConfig()
     badge: BadgeConfig = BadgeConfig()

@@ -31,7 +31,8 @@ class LiveStation:
                  timing: SessionTiming = SessionTiming(), clock: Callable[[], float] = time.monotonic) -> None:
         self.config, self.store = config, store
         self._open = source if callable(source) else lambda: open_source(
-            source, config.camera.device, config.camera.width, config.camera.height, repeat=10**9)
+            source, config.camera.device, config.camera.width, config.camera.height, repeat=10**9,
+            fps=config.camera.fps)
         self.pipeline = pipeline or Pipeline(config, tracking=True)
         self.badge_reader = badge_reader
         self.session = CheckInSession(timing, self._record, clock)

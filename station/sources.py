@@ -36,12 +36,13 @@ def video_frames(path: Path) -> Iterator[np.ndarray]:
         cap.release()
 
 
-def camera_frames(device: int | str, width: int, height: int) -> Iterator[np.ndarray]:
+def camera_frames(device: int | str, width: int, height: int, fps: int = 30) -> Iterator[np.ndarray]:
     cap = cv2.VideoCapture(device)
     if not cap.isOpened():
         raise SourceError(f"camera {device!r} not found: check the cable, or use --source demo")
     cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
     cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+    cap.set(cv2.CAP_PROP_FPS, fps)
     try:
         while True:
             ok, frame = cap.read()
@@ -53,12 +54,12 @@ def camera_frames(device: int | str, width: int, height: int) -> Iterator[np.nda
 
 
 def open_source(spec: str, camera_device: int | str = 0, width: int = 1280, height: int = 720,
-                repeat: int = 1) -> Iterator[np.ndarray]:
+                repeat: int = 1, fps: int = 30) -> Iterator[np.ndarray]:
     """'demo', 'webcam', a photo, a folder of photos, or a video file."""
     if spec == "demo":
         return photo_frames(list_images(DEMO_DIR), repeat)
     if spec == "webcam":
-        return camera_frames(camera_device, width, height)
+        return camera_frames(camera_device, width, height, fps)
     path = Path(spec)
     if path.is_dir():
         photos = list_images(path)

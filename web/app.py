@@ -27,7 +27,7 @@ CHECK_NAMES = {"uniform": ("工作服", "Uniform"), "badge": ("工号牌", "Work
 
 
 def create_app(store: Store, live=None, secret_key: str | None = None, testing: bool = False,
-                config_path: Path | None = None) -> Flask:
+                config_path: Path | None = None, roster=None) -> Flask:
     """`live`: the running `station.live.LiveStation` (state, preview, identify); None when no camera runs.
     `config_path`: the policy file that the calibration pages edit (admin only)."""
     app = Flask(__name__)
@@ -68,7 +68,8 @@ def create_app(store: Store, live=None, secret_key: str | None = None, testing: 
     # ------------------------------------------------------------ kiosk (no login)
     @app.get("/")
     def kiosk():
-        return render_template("kiosk.html")
+        people = sorted(roster.by_number.values(), key=lambda t: t.number) if roster is not None else []
+        return render_template("kiosk.html", people=people)
 
     @app.get("/kiosk/state")
     def kiosk_state_json():

@@ -41,6 +41,14 @@ def login(client, user="wang", password="correct horse"):
     return client.post("/login", data={"username": user, "password": password, "csrf_token": csrf(client, "/login")})
 
 
+def test_the_kiosk_offers_the_roster(store):
+    from station.identify import Roster, Technician
+
+    roster = Roster([Technician("T1024", "王师傅")])
+    page = create_app(store, testing=True, roster=roster).test_client().get("/").get_data(as_text=True)
+    assert '<option value="T1024">王师傅</option>' in page
+
+
 def test_the_kiosk_reaches_only_the_kiosk(client):
     assert client.get("/").status_code == 200
     assert client.get("/kiosk/state").get_json()["phase"] == "offline"

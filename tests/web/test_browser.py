@@ -78,6 +78,9 @@ def test_technician_session_ends_with_a_record(served, browser):
     page.wait_for_function("document.getElementById('verdict').textContent.length > 0", timeout=60_000)
     assert page.inner_text("#verdict") in ("PASS", "FAIL", "UNKNOWN")
     assert page.locator("#reasons li").count() >= 4  # one line per rule
+    page.click("#lang")  # the English switch
+    assert page.get_attribute("#kiosk", "data-lang") == "en"
+    page.click("#lang")
     page.evaluate("document.getElementById('preview').style.visibility = 'hidden'")  # CCP photos stay out of docs/
     shot(page, "kiosk.png")
     records = store.find()

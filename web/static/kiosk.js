@@ -27,3 +27,9 @@ document.getElementById("identify").addEventListener("submit", async (event) => 
   form.number.value = "";
   refresh();
 });
+
+// zh-CN is the large line by default; the switch makes English the large one for this screen
+document.getElementById("lang").addEventListener("click", () => {
+  const k = document.getElementById("kiosk");
+  k.dataset.lang = k.dataset.lang === "zh" ? "en" : "zh";
+});
