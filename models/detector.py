@@ -103,24 +103,29 @@ def decode(output: np.ndarray, classes: tuple[str, ...], conf: float, iou: float
     return [Box(*map(float, xyxy[i]), float(best[i]), classes[cls[i]]) for i in nms(shifted, best, iou)]
 
 
+def open_session(manifest_path: Path, threads: int):
+    """The manifest, checked against its file, and an onnxruntime CPU session of that file."""
+    import onnxruntime as ort
+
+    manifest = Manifest.load(manifest_path)
+    manifest.verify()
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.log_severity_level = 3
+    # idle worker threads would otherwise spin for a while after each run, taking the CPU from MediaPipe
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    try:
+        return manifest, ort.InferenceSession(str(manifest.path), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types for a bad graph
+        raise ModelFileError(f"onnxruntime cannot load {manifest.path}: {exc}") from exc
+
+
 class OnnxDetector:
     """A YOLOv8 ONNX export (dynamic batch) on onnxruntime's CPU provider."""
 
     def __init__(self, manifest_path: Path = MODEL_DIR / "attire.json", conf: float = 0.25, iou: float = 0.5,
                  threads: int = 2) -> None:
-        import onnxruntime as ort
-
-        self.manifest = Manifest.load(manifest_path)
-        self.manifest.verify()
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.log_severity_level = 3
-        # idle worker threads would otherwise spin for a while after each run, taking the CPU from MediaPipe
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        try:
-            self.session = ort.InferenceSession(str(self.manifest.path), opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types for a bad graph
-            raise ModelFileError(f"onnxruntime cannot load {self.manifest.path}: {exc}") from exc
+        self.manifest, self.session = open_session(manifest_path, threads)
         self.input_name = self.session.get_inputs()[0].name
         self.conf, self.iou = conf, iou
 
@@ -151,19 +156,7 @@ class OnnxClassifier:
     """A YOLOv8 classification export (dynamic batch): tile -> probability per class."""
 
     def __init__(self, manifest_path: Path, threads: int = 2) -> None:
-        import onnxruntime as ort
-
-        self.manifest = Manifest.load(manifest_path)
-        self.manifest.verify()
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.log_severity_level = 3
-        # idle worker threads would otherwise spin for a while after each run, taking the CPU from MediaPipe
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        try:
-            self.session = ort.InferenceSession(str(self.manifest.path), opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:
-            raise ModelFileError(f"onnxruntime cannot load {self.manifest.path}: {exc}") from exc
+        self.manifest, self.session = open_session(manifest_path, threads)
         self.input_name = self.session.get_inputs()[0].name
 
     def classify(self, images: list[np.ndarray]) -> list[dict[str, float]]:
