@@ -85,6 +85,17 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:
     return keep
 
 
+def classwise_nms(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, iou: float) -> list[int]:
+    """NMS within each class in one pass: each class is shifted to its own far-away patch of the plane."""
+    return nms(xyxy + (class_ids.astype(np.float32) * 1e5)[:, None], scores, iou)
+
+
+def to_blob(images: list[np.ndarray]) -> np.ndarray:
+    """Equal-size BGR uint8 images -> the (N, 3, H, W) float RGB / 255 input that ultralytics trains on."""
+    batch = np.stack(images)[..., ::-1]
+    return np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32) / 255.0
+
+
 def decode(output: np.ndarray, classes: tuple[str, ...], conf: float, iou: float) -> list[Box]:
     """One image's YOLOv8 output (4 + C, A) -> boxes in input pixels, class-wise NMS."""
     if output.shape[0] != 4 + len(classes):
@@ -98,9 +109,7 @@ def decode(output: np.ndarray, classes: tuple[str, ...], conf: float, iou: float
     cx, cy, w, h = output[:4, sel]
     xyxy = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
     best, cls = best[sel], cls[sel]
-    # class-wise NMS in one pass: shift each class to its own far-away patch of the plane
-    shifted = xyxy + (cls * 10_000.0)[:, None]
-    return [Box(*map(float, xyxy[i]), float(best[i]), classes[cls[i]]) for i in nms(shifted, best, iou)]
+    return [Box(*map(float, xyxy[i]), float(best[i]), classes[cls[i]]) for i in classwise_nms(xyxy, best, cls, iou)]
 
 
 def open_session(manifest_path: Path, threads: int):
@@ -139,9 +148,7 @@ class OnnxDetector:
             return []
         size = self.manifest.input_size
         boxed = [letterbox(im, size) for im in images]
-        batch = np.stack([b[0] for b in boxed])[..., ::-1]  # BGR -> RGB, as ultralytics trains
-        x = np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32) / 255.0
-        out = self.session.run(None, {self.input_name: x})[0]
+        out = self.session.run(None, {self.input_name: to_blob([b[0] for b in boxed])})[0]
         results = []
         for raw, (_, k, (px, py)) in zip(out, boxed):
             results.append([Box((b.x1 - px) / k, (b.y1 - py) / k, (b.x2 - px) / k, (b.y2 - py) / k, b.score,
@@ -164,9 +171,8 @@ class OnnxClassifier:
         if not images:
             return []
         size = self.manifest.input_size
-        batch = np.stack([cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA) for im in images])[..., ::-1]
-        x = np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32) / 255.0
-        out = self.session.run(None, {self.input_name: x})[0]
+        tiles = [cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA) for im in images]
+        out = self.session.run(None, {self.input_name: to_blob(tiles)})[0]
         if out.shape[1] != len(self.manifest.classes):
             raise ModelFileError(f"classifier output has {out.shape[1]} classes, its manifest "
                                  f"{len(self.manifest.classes)}")
@@ -216,6 +222,5 @@ def merge_overlaps(boxes: list[Box], classes: tuple[str, ...], iou: float = 0.4)
     if len(boxes) < 2:
         return boxes
     xyxy = np.array([[b.x1, b.y1, b.x2, b.y2] for b in boxes], dtype=np.float32)
-    offset = np.array([classes.index(b.label) * 1e5 for b in boxes], dtype=np.float32)[:, None]
-    keep = nms(xyxy + offset, np.array([b.score for b in boxes], dtype=np.float32), iou)
-    return [boxes[i] for i in keep]
+    scores = np.array([b.score for b in boxes], dtype=np.float32)
+    return [boxes[i] for i in classwise_nms(xyxy, scores, np.array([classes.index(b.label) for b in boxes]), iou)]
