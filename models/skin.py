@@ -1,6 +1,6 @@
 """Skin-colour model: P(skin | colour) from a Bayes ratio of two colour histograms, plus per-person adaptation.
 
-Trained by `python -m models.train_skin` from the `skin` masks of the Clothing Co-Parsing dataset (see
+Trained by `python -m models.training.skin` from the `skin` masks of the Clothing Co-Parsing dataset (see
 models/skin/manifest.json for the data, photo ranges and validation scores).
 
 Colour space: YCrCb, 8 luma x 64 x 64 chroma bins. Chroma (Cr, Cb) carries most of what separates skin from
@@ -112,7 +112,7 @@ class SkinModel:
     def load(cls, path: str | Path | None = None) -> "SkinModel":
         path = Path(path) if path is not None else DEFAULT_PATH
         if not path.is_file():
-            raise FileNotFoundError(f"skin model file not found: {path} (train it with python -m models.train_skin)")
+            raise FileNotFoundError(f"skin model file not found: {path} (train it with python -m models.training.skin)")
         try:
             with np.load(path, allow_pickle=False) as z:
                 missing = [k for k in _KEYS if k not in z.files]

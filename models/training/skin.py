@@ -1,6 +1,6 @@
 """Train the skin-colour model from the `skin` masks of Clothing Co-Parsing and measure it.
 
-    python -m models.train_skin [--ccp DIR] [--out models/skin/skin_model.npz]
+    python -m models.training.skin [--ccp DIR] [--out models/skin/skin_model.npz]
 
 Photos 0001-0600 train the histograms and pick the thresholds, 0601-0700 are only scored. 0701-0850 are the
 station's evaluation set (../shared/eval/ccp-public) and are never read here.
@@ -9,9 +9,7 @@ Writes the model and, next to it, manifest.json (data, licence, ranges, bins, co
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import os
 import shlex
 import sys
 import time
@@ -22,11 +20,19 @@ import numpy as np
 import scipy.io
 from scipy.ndimage import gaussian_filter
 
-from models.skin import (C_BINS, CHROMA_FLOOR, LUMA_FLOOR, MIN_REFERENCE_PIXELS, PERSON_WEIGHT, Y_BINS, SkinModel,
-                         bin_index)
+from models.skin import (
+    C_BINS,
+    CHROMA_FLOOR,
+    LUMA_FLOOR,
+    MIN_REFERENCE_PIXELS,
+    PERSON_WEIGHT,
+    Y_BINS,
+    SkinModel,
+    bin_index,
+)
+from models.training.common import CCP, ROOT, rel, sha256
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CCP = ROOT.parent / "shared" / "datasets" / "ccp"
+DEFAULT_CCP = CCP
 DEFAULT_OUT = ROOT / "models" / "skin" / "skin_model.npz"
 TRAIN = range(1, 601)
 VAL = range(601, 701)
@@ -160,15 +166,6 @@ def score(model: SkinModel, ccp: Path, ids: range, name: str) -> tuple[dict[str,
     return out, used, adapted_n
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def rel(path: Path) -> str:
-    """A path as seen from the project root (../shared/datasets/ccp, models/skin/skin_model.npz)."""
-    return os.path.relpath(Path(path).resolve(), ROOT)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--ccp", type=Path, default=DEFAULT_CCP, help="Clothing Co-Parsing folder (photos/, annotations/)")
@@ -199,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": rel(args.out),
         "sha256": sha256(args.out),
         "bytes": args.out.stat().st_size,
-        "made_by": " ".join(["python -m models.train_skin", *map(shlex.quote, sys.argv[1:] if argv is None else argv)]),
+        "made_by": " ".join(["python -m models.training.skin", *map(shlex.quote, sys.argv[1:] if argv is None else argv)]),
         "data": {
             "name": "Clothing Co-Parsing (CCP)",
             "source": "https://github.com/bearpaw/clothing-co-parsing",

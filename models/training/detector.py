@@ -1,8 +1,8 @@
 """Train the attire detector (badge, footwear, jewellery) from ../shared/datasets, export ONNX, write its manifest.
 
-    python -m models.train                         # prepare tiles, fine-tune, export to models/attire/
-    python -m models.train prepare|fit|export      # one step at a time (a GPU machine can run `fit` alone)
-    station train ...                              # the same
+    station train                         # prepare tiles, fine-tune, export to models/attire/
+    station train prepare|fit|export      # one step at a time (a GPU machine can run `fit` alone)
+    python -m models.training.detector    # the same
 
 Needs the optional extra: `pip install -e .[train]` (torch, torchvision, ultralytics, onnx). Everything runs offline:
 ultralytics is told not to install or download anything, plots use a local font, and the initial weights are a local
@@ -24,11 +24,9 @@ import argparse
 import csv
 import hashlib
 import json
-import os
 import random
 import shutil
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,9 +35,27 @@ import numpy as np
 
 from models.crops import Crop, attire_crops
 from models.perception import Box, Keypoints
+from models.training.common import (
+    CCP_LICENCE,
+    CCP_TAGGED,
+    CCP_TRAIN,
+    CCP_VAL,
+    DEFAULT_WEIGHTS,
+    ROOT,
+    SHARED,
+    WEIGHTS_DIR,
+    WORK,
+    PoseCache,
+    ccp_label_names,
+    check_weights,
+    export_onnx,
+    jittered,
+    offline_ultralytics,
+    progress,
+    write_manifest,
+)
+from models.training.common import fit as fit_run
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
 CLASSES = ("badge", "shoe", "open_shoe", "bracelet", "watch", "ring", "necklace", "earring")
 CCP_LABELS = {  # CCP label name -> detector class
     "shoes": "shoe", "boots": "shoe", "sneakers": "shoe", "loafers": "shoe", "flats": "shoe", "pumps": "shoe",
@@ -47,35 +63,10 @@ CCP_LABELS = {  # CCP label name -> detector class
     "sandals": "open_shoe", "clogs": "open_shoe",  # the code forbids backless clog-like slip-ons too
     "bracelet": "bracelet", "watch": "watch", "ring": "ring", "necklace": "necklace", "earrings": "earring",
 }
-CCP_TRAIN, CCP_VAL = range(1, 601), range(601, 701)  # 0701-0850 = ccp-public: never read here
-CCP_TAGGED = range(1005, 1801)  # image-level tags only: used for the feet of people tagged with open footwear
 OPEN_TAGS, CLOSED_TAGS = ("sandals", "clogs"), ("shoes", "boots", "sneakers", "loafers", "flats", "pumps", "heels")
 RARE = {"open_shoe", "bracelet", "watch", "ring", "necklace", "earring"}  # tiles with these get extra copies
 TILE = 160
-DEFAULT_WEIGHTS = "yolov8s-fall-detection.pt"
 MODEL_DIR = ROOT / "models" / "attire"
-WORK = ROOT / "var" / "train"
-
-
-def offline_ultralytics() -> None:
-    """Ultralytics must never reach for the network: no auto-install, no hub, a local font for its plots."""
-    cfg = WORK / "yolo_config"
-    cfg.mkdir(parents=True, exist_ok=True)
-    os.environ.update(YOLO_OFFLINE="1", YOLO_AUTOINSTALL="0", YOLO_CONFIG_DIR=str(cfg))
-    import matplotlib
-
-    font = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
-    for name in ("Arial.ttf", "Arial.Unicode.ttf"):  # the names ultralytics looks for before downloading
-        if not (cfg / name).exists():
-            shutil.copy(font, cfg / name)
-
-
-def progress(items, desc: str):
-    try:
-        from ultralytics.utils import TQDM
-    except ImportError:  # prepare works without the train extra too
-        return items
-    return TQDM(items, desc=desc)
 
 
 # ---------------------------------------------------------------- sources: a photo, its boxes, its split
@@ -88,13 +79,6 @@ class Sample:
     paste_ok: bool = False  # a CCP photo: no badge in it, a card may be pasted on
     parts: tuple[str, ...] | None = None  # the tiles this photo may teach (None: all); others are unlabelled
     footwear: str | None = None  # image-level footwear class: each foot the pose finds is boxed with it
-
-
-def ccp_label_names() -> list[str]:
-    from scipy.io import loadmat
-
-    raw = loadmat(SHARED / "datasets/ccp/label_list.mat")["label_list"][0]
-    return [str(x[0]) if len(x) else "" for x in raw]
 
 
 def ccp_boxes(mask: np.ndarray, names: list[str]) -> list[Box]:
@@ -253,29 +237,6 @@ def princeid_samples(limit: int | None = None, detector=None) -> list[Sample]:
     return out[: limit] if limit else out
 
 
-# ---------------------------------------------------------------- pose, cached: the slow part on a CPU
-class PoseCache:
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
-        self._pose = None
-
-    def __call__(self, key: str, image: np.ndarray) -> Keypoints | None:
-        f = self.folder / f"{key}.npz"
-        if f.exists():
-            d = np.load(f)
-            return Keypoints(d["xy"], d["vis"], tuple(d["size"])) if d["found"] else None
-        if self._pose is None:
-            from models.mediapipe_models import MediaPipePose
-
-            self._pose = MediaPipePose(tracking=False)
-        kp = self._pose.estimate(image)
-        h, w = image.shape[:2]
-        np.savez(f, found=kp is not None, xy=kp.xy if kp else np.zeros((33, 2)),
-                 vis=kp.visibility if kp else np.zeros(33), size=(w, h))
-        return kp
-
-
 # ---------------------------------------------------------------- badge pasting
 def card_crops(samples: list[Sample]) -> list[np.ndarray]:
     """The card pixels of every princeID box in `samples`."""
@@ -334,14 +295,6 @@ def paste_card(image: np.ndarray, kp: Keypoints, card: np.ndarray, rng: random.R
 
 
 # ---------------------------------------------------------------- tiles and labels
-def jittered(crop: Crop, rng: random.Random) -> Crop:
-    k = rng.uniform(0.85, 1.2)
-    side = crop.side * k
-    cx = crop.x + crop.side / 2 + rng.uniform(-0.1, 0.1) * crop.side
-    cy = crop.y + crop.side / 2 + rng.uniform(-0.1, 0.1) * crop.side
-    return Crop(crop.part, cx - side / 2, cy - side / 2, side)
-
-
 def tile_labels(crop: Crop, boxes: list[Box], size: int) -> list[str]:
     """YOLO label lines for the boxes that the tile shows at least half of."""
     lines = []
@@ -444,17 +397,10 @@ def fit(data: Path, weights: str, epochs: int, size: int, device: str, batch: in
     offline_ultralytics()
     from ultralytics import YOLO
 
-    if weights.endswith(".pt") and not Path(weights).is_file():
-        # ultralytics would try to download any *.pt name that is not a file; this station never does
-        raise FileNotFoundError(f"initial weights {weights!r} not found (a local .pt file or a yaml model name)")
-    model = YOLO(weights)
-    args = dict(data=data_yaml(data), epochs=epochs, imgsz=size, batch=batch, device=device, workers=workers,
-                project=str(project.resolve()), name=name, exist_ok=True, amp=False, plots=True, seed=0,
-                deterministic=False, cache="ram", mosaic=0.5, close_mosaic=max(1, epochs // 5), patience=0,
-                verbose=False)
-    args.update(overrides)
-    model.train(**args)
-    return project / name
+    check_weights(weights)
+    args = dict(epochs=epochs, imgsz=size, batch=batch, device=device, workers=workers, plots=True, cache="ram",
+                mosaic=0.5, close_mosaic=max(1, epochs // 5))
+    return fit_run(YOLO(weights), data_yaml(data), project, name, **{**args, **overrides})
 
 
 def validation_scores(run: Path, data: Path) -> dict:
@@ -473,46 +419,20 @@ def validation_scores(run: Path, data: Path) -> dict:
     return {"mAP50": round(float(m.box.map50), 3), "mAP50-95": round(float(m.box.map), 3), "per_class": per_class}
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def export(run: Path, dest: Path, command: str, data: Path, name: str = "attire") -> Path:
     """best.pt -> dest/NAME.onnx (dynamic batch) + dest/NAME.json, the manifest the station checks on load."""
-    offline_ultralytics()
-    from ultralytics import YOLO
-
-    model = YOLO(str(run / "weights" / "best.pt"))
-    size = int(model.ckpt["train_args"]["imgsz"])
-    onnx_file = Path(model.export(format="onnx", imgsz=size, dynamic=True, simplify=False, opset=17,
-                                  device="cpu"))
-    dest.mkdir(parents=True, exist_ok=True)
-    target = dest / f"{name}.onnx"
-    shutil.move(onnx_file, target)
-    manifest = {
-        "name": name,
-        "file": target.name,
-        "sha256": sha256(target),
-        "format": "onnx, output (batch, 4 + classes, anchors): cx, cy, w, h in input pixels, class scores",
-        "classes": list(model.names[i] for i in sorted(model.names)),
-        "input_size": size,
-        "tiles": "pose-guided square crops (models.crops.attire_crops): torso, head, hand_left, hand_right, feet",
-        "architecture": model.model.yaml.get("yaml_file", ""),
+    target, model = export_onnx(run, dest, name)
+    args = model.ckpt["train_args"]
+    write_manifest(
+        target, [model.names[i] for i in sorted(model.names)], int(args["imgsz"]), command, data,
+        format="onnx, output (batch, 4 + classes, anchors): cx, cy, w, h in input pixels, class scores",
+        tiles="pose-guided square crops (models.crops.attire_crops): torso, head, hand_left, hand_right, feet",
+        architecture=model.model.yaml.get("yaml_file", ""),
         # what the last fit started from: a yaml (from scratch), the YOLOv8s checkpoint, or an earlier run
-        "initial_weights": str(model.ckpt["train_args"].get("model", "")),
-        "data": json.loads((data / "summary.json").read_text()) if (data / "summary.json").exists() else {},
-        "train_args": {k: model.ckpt["train_args"].get(k) for k in ("epochs", "imgsz", "batch", "mosaic",
-                                                                     "close_mosaic", "seed", "device")},
-        "validation": validation_scores(run, data),
-        "command": command,
-        "trained": time.strftime("%Y-%m-%d"),
-        "licences": "CCP (Apache-2.0, Yang et al. CVPR 2014); princeID (CC BY 4.0, Roboflow)",
-    }
-    (dest / f"{name}.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+        initial_weights=str(args.get("model", "")),
+        train_args={k: args.get(k) for k in ("epochs", "imgsz", "batch", "mosaic", "close_mosaic", "seed", "device")},
+        validation=validation_scores(run, data),
+        licences=f"{CCP_LICENCE}; princeID (CC BY 4.0, Roboflow)")
     return target
 
 
@@ -520,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="station train", description=__doc__.split("\n")[0])
     ap.add_argument("step", nargs="?", default="all", choices=("all", "prepare", "fit", "export"))
     ap.add_argument("--data", type=Path, default=WORK / "tiles", help="tile dataset folder")
-    ap.add_argument("--weights", default=str(ROOT / "var" / "weights" / DEFAULT_WEIGHTS),
+    ap.add_argument("--weights", default=str(WEIGHTS_DIR / DEFAULT_WEIGHTS),
                     help="initial weights: a local .pt file or a yaml model (e.g. yolov8n.yaml)")
     ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--hours", type=float, default=None, help="train for this long instead (ultralytics `time`)")
@@ -536,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--previous", type=Path, default=None,
                     help="an earlier detector's manifest: finds princeID cards that the colour search misses")
     args = ap.parse_args(argv)
-    command = "python -m models.train " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "station train " + " ".join(argv if argv is not None else sys.argv[1:])
     if args.step in ("all", "prepare"):
         summary = prepare(args.data, args.limit, args.copies, args.imgsz, previous=args.previous)
         print(json.dumps(summary["tiles"]), json.dumps(summary["boxes"]))
