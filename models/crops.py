@@ -21,10 +21,9 @@ from models.regions import FOOT_VISIBILITY, body_scale
 # front of the body is in the torso tile.
 PART_CLASSES = {
     "torso": {"badge", "necklace"},
-    "head": {"earring", "necklace"},
+    "head": {"necklace", "sunglasses", "glasses"},
     "hand_left": {"bracelet", "watch", "ring"},
     "hand_right": {"bracelet", "watch", "ring"},
-    "feet": {"shoe", "open_shoe"},
 }
 PAD_VALUE = 114  # ultralytics' letterbox grey, so padding outside the frame looks like what the model trained on
 
@@ -33,7 +32,7 @@ PAD_VALUE = 114  # ultralytics' letterbox grey, so padding outside the frame loo
 class Crop:
     """A square window of the frame, in frame pixels; it may reach past the frame's edges (padded when cut)."""
 
-    part: str  # torso, head, hand_left, hand_right, feet
+    part: str  # torso, head, hand_left, hand_right (attire_crops), foot_left, foot_right (foot_crops)
     x: float  # left
     y: float  # top
     side: float
@@ -55,6 +54,11 @@ class Crop:
         k = self.side / size
         return Box(self.x + box.x1 * k, self.y + box.y1 * k, self.x + box.x2 * k, self.y + box.y2 * k,
                    box.score, box.label)
+
+    @property
+    def box(self) -> Box:
+        """The window in frame pixels, labelled with its part."""
+        return Box(self.x, self.y, self.x + self.side, self.y + self.side, 1.0, self.part)
 
     def to_tile(self, box: Box, size: int) -> Box:
         """A frame box in tile pixels, unclipped (training labels)."""
@@ -101,12 +105,43 @@ def attire_crops(kp: Keypoints, min_visibility: float = 0.5) -> list[Crop]:
         # the wrist (watch, bracelet) and the fingers (rings); the hand points away from the elbow
         tip = np.mean(fingers, axis=0) if fingers else P(wrist)
         crops.append(_square(f"hand_{side}", np.array([P(wrist), tip]), 0.3 * s, 0.7 * s))
-    feet = []
-    for side in ("left", "right"):
-        if vis(f"{side}_ankle", f"{side}_foot_index", level=FOOT_VISIBILITY):
-            feet += [P(f"{side}_ankle"), P(f"{side}_foot_index")]
-            if vis(f"{side}_heel", level=0.2):
-                feet.append(P(f"{side}_heel"))
-    if feet:
-        crops.append(_square("feet", np.array(feet), 0.3 * s, 0.8 * s))
     return crops
+
+
+def limb_crops(kp: Keypoints, min_visibility: float = 0.5) -> list[Crop]:
+    """One square tile per lower forearm and per lower shin, for the cuffs classifier: the end of the sleeve with
+    the wrist below it, and the trouser hem with the ankle and the top of the shoe below it."""
+    s = body_scale(kp)
+    crops = []
+    for side in ("left", "right"):
+        for part, a, b, at, length_k, min_k in (("forearm", "elbow", "wrist", 0.7, 1.1, 0.45),
+                                               ("shin", "knee", "ankle", 0.8, 0.9, 0.5)):
+            if not (kp.visible(f"{side}_{a}", min_visibility) and kp.visible(f"{side}_{b}", min_visibility)):
+                continue
+            pa, pb = kp.point(f"{side}_{a}"), kp.point(f"{side}_{b}")
+            side_px = max(length_k * float(np.hypot(*(pb - pa))), min_k * s)
+            cx, cy = pa + (pb - pa) * at
+            crops.append(Crop(f"{part}_{side}", float(cx - side_px / 2), float(cy - side_px / 2), side_px))
+    return crops
+
+
+def foot_crops(kp: Keypoints, min_visibility: float = FOOT_VISIBILITY) -> list[Crop]:
+    """One square tile per foot in view, for the footwear classifier: the foot from the ankle to the toes with the
+    bottom of the trouser leg above it, about 0.7 shoulder widths wide whatever the distance."""
+    s = body_scale(kp)
+    crops = []
+    for side in ("left", "right"):
+        # feet are small and often rated lower than they deserve: never stricter than FOOT_VISIBILITY
+        level = min(min_visibility, FOOT_VISIBILITY)
+        if not (kp.visible(f"{side}_ankle", level) and kp.visible(f"{side}_foot_index", level)):
+            continue
+        ankle, toe = kp.point(f"{side}_ankle"), kp.point(f"{side}_foot_index")
+        # facing the camera the toe is foreshortened to just below the ankle: the tile is sized by the body
+        side_px = max(0.7 * s, 2.2 * float(np.hypot(*(toe - ankle))))
+        cx, cy = (ankle + toe) / 2 + (0.0, 0.05 * s)
+        crops.append(Crop(f"foot_{side}", float(cx - side_px / 2), float(cy - side_px / 2), side_px))
+    return crops
+
+
+# the tiles each tile classifier judges, by the name its manifest and the config give it
+CLASSIFIER_TILES = {"footwear": foot_crops, "cuffs": limb_crops}

@@ -27,44 +27,28 @@ import json
 import random
 import shutil
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from models.crops import Crop, attire_crops
+from models.crops import PART_CLASSES, Crop, attire_crops
 from models.perception import Box, Keypoints
-from models.training.common import (
-    CCP_LICENCE,
-    CCP_TAGGED,
-    CCP_TRAIN,
-    CCP_VAL,
-    DEFAULT_WEIGHTS,
-    ROOT,
-    SHARED,
-    WEIGHTS_DIR,
-    WORK,
-    PoseCache,
-    ccp_label_names,
-    check_weights,
-    export_onnx,
-    jittered,
-    offline_ultralytics,
-    progress,
-    write_manifest,
-)
+from models.training.common import (CCP_LICENCE, CCP_NEAR_DUPLICATES_OF_HELD_OUT, CCP_RULES_HELD_OUT, CCP_TAGGED,
+                                    CCP_TRAIN, CCP_VAL, DEFAULT_WEIGHTS, ROOT, SHARED, WEIGHTS_DIR, WORK, PoseCache,
+                                    ccp_label_names, ccp_tags, check_weights, degrade, export_onnx, jittered,
+                                    offline_ultralytics, progress, write_manifest)
 from models.training.common import fit as fit_run
 
-CLASSES = ("badge", "shoe", "open_shoe", "bracelet", "watch", "ring", "necklace", "earring")
-CCP_LABELS = {  # CCP label name -> detector class
-    "shoes": "shoe", "boots": "shoe", "sneakers": "shoe", "loafers": "shoe", "flats": "shoe", "pumps": "shoe",
-    "heels": "shoe", "wedges": "shoe",
-    "sandals": "open_shoe", "clogs": "open_shoe",  # the code forbids backless clog-like slip-ons too
-    "bracelet": "bracelet", "watch": "watch", "ring": "ring", "necklace": "necklace", "earrings": "earring",
-}
-OPEN_TAGS, CLOSED_TAGS = ("sandals", "clogs"), ("shoes", "boots", "sneakers", "loafers", "flats", "pumps", "heels")
-RARE = {"open_shoe", "bracelet", "watch", "ring", "necklace", "earring"}  # tiles with these get extra copies
+CLASSES = ("badge", "bracelet", "watch", "ring", "necklace", "sunglasses", "glasses")
+CCP_LABELS = {"bracelet": "bracelet", "watch": "watch", "ring": "ring", "necklace": "necklace",
+              "sunglasses": "sunglasses", "glasses": "glasses"}  # CCP label name -> detector class
+EYEWEAR_TAGS = ("sunglasses", "glasses")  # tagged photos of 1005-1800: boxed across the eyes from the pose
+RARE = {"bracelet", "watch", "ring", "necklace", "glasses"}  # tiles with these get extra copies
+VAL_SCALES = (1.0, 0.4)  # validation tiles at full and at webcam resolution
+MIN_SCALE = 0.3  # training copies after the first: the photo shrunk to 30-100 %, blurred, JPEG-compressed
 TILE = 160
 MODEL_DIR = ROOT / "models" / "attire"
 
@@ -78,7 +62,7 @@ class Sample:
     boxes: list[Box] = field(default_factory=list)  # frame pixels, label = detector class
     paste_ok: bool = False  # a CCP photo: no badge in it, a card may be pasted on
     parts: tuple[str, ...] | None = None  # the tiles this photo may teach (None: all); others are unlabelled
-    footwear: str | None = None  # image-level footwear class: each foot the pose finds is boxed with it
+    eyewear: str | None = None  # image-level eyewear class: boxed across the eyes from the pose
 
 
 def ccp_boxes(mask: np.ndarray, names: list[str]) -> list[Box]:
@@ -105,7 +89,7 @@ def ccp_samples(limit: int | None = None) -> list[Sample]:
     names = ccp_label_names()
     out = []
     for split, ids in (("train", CCP_TRAIN), ("val", CCP_VAL)):
-        ids = list(ids)[: limit] if limit else ids
+        ids = [i for i in ids if i not in CCP_NEAR_DUPLICATES_OF_HELD_OUT][: limit or None]
         for i in ids:
             mask = loadmat(SHARED / f"datasets/ccp/annotations/pixel-level/{i:04d}.mat")["groundtruth"]
             out.append(Sample(f"ccp_{i:04d}", SHARED / f"datasets/ccp/photos/{i:04d}.jpg", split,
@@ -113,41 +97,34 @@ def ccp_samples(limit: int | None = None) -> list[Sample]:
     return out
 
 
-def ccp_tagged_samples(limit: int | None = None) -> list[Sample]:
-    """CCP 1005-1800 people tagged with sandals or clogs: open footwear is scarce in the pixel-level photos, so
-    these teach it, boxed per foot from the pose. Only their feet tile is used (their jewellery has no boxes)."""
-    from scipy.io import loadmat
-
+def ccp_eyewear_samples(limit: int | None = None) -> list[Sample]:
+    """CCP 1005-1800 people tagged with sunglasses or glasses (ordinary glasses are scarce in the pixel-level photos):
+    their head tile only, the eyewear boxed across the eyes from the pose. Photos in CCP_RULES_HELD_OUT are kept
+    for the rules' evaluation sets and never read here."""
     names = ccp_label_names()
     out = []
     for i in CCP_TAGGED:
-        f = SHARED / f"datasets/ccp/annotations/image-level/{i:04d}.mat"
-        if not f.exists():
+        tags = ccp_tags(i, names)
+        if not tags or i in CCP_RULES_HELD_OUT or i in CCP_NEAR_DUPLICATES_OF_HELD_OUT:
             continue
-        tags = {names[int(v)] for v in loadmat(f)["tags"].ravel()}
-        if not tags & set(OPEN_TAGS):
+        kind = next((t for t in EYEWEAR_TAGS if t in tags), None)
+        if kind is None or len([t for t in EYEWEAR_TAGS if t in tags]) > 1:  # both tagged: which is worn is unclear
             continue
-        split = "val" if i % 10 == 0 else "train"
-        out.append(Sample(f"ccp_{i:04d}", SHARED / f"datasets/ccp/photos/{i:04d}.jpg", split, parts=("feet",),
-                          footwear="open_shoe"))
+        split = "val" if i % 10 == 5 else "train"
+        out.append(Sample(f"ccp_{i:04d}", SHARED / f"datasets/ccp/photos/{i:04d}.jpg", split, parts=("head",),
+                          eyewear=kind))
     return out[: limit] if limit else out
 
 
-def foot_boxes(kp: Keypoints, label: str) -> list[Box]:
-    """A box per foot in view, from ankle, heel and toe, grown to take in the shoe around them."""
-    from models.regions import FOOT_VISIBILITY, body_scale
-
-    s = body_scale(kp)
-    boxes = []
-    for side in ("left", "right"):
-        if not (kp.visible(f"{side}_ankle", FOOT_VISIBILITY) and kp.visible(f"{side}_foot_index", FOOT_VISIBILITY)):
-            continue
-        pts = np.array([kp.point(f"{side}_{n}") for n in ("ankle", "heel", "foot_index")])
-        (x1, y1), (x2, y2) = pts.min(axis=0) - (0.07 * s, 0.03 * s), pts.max(axis=0) + (0.07 * s, 0.06 * s)
-        # seen from the front the keypoints stack up: a foot is still about a quarter of a shoulder wide
-        grow = max(0.0, 0.25 * s - (x2 - x1)) / 2
-        boxes.append(Box(float(x1 - grow), float(y1), float(x2 + grow), float(y2), 1.0, label))
-    return boxes
+def eyewear_box(kp: Keypoints, label: str) -> Box | None:
+    """Where glasses sit: both eyes, from outer corner to outer corner, grown by a share of the eye distance."""
+    names = ("left_eye_outer", "right_eye_outer", "left_eye", "right_eye")
+    if not all(kp.visible(n, 0.5) for n in names):
+        return None
+    pts = np.array([kp.point(n) for n in names])
+    (x1, y1), (x2, y2) = pts.min(axis=0), pts.max(axis=0)
+    d = max(x2 - x1, 1.0)
+    return Box(float(x1 - 0.3 * d), float(y1 - 0.3 * d), float(x2 + 0.3 * d), float(y2 + 0.3 * d), 1.0, label)
 
 
 def princeid_prefix(path: Path) -> str:
@@ -269,7 +246,7 @@ def paste_card(image: np.ndarray, kp: Keypoints, card: np.ndarray, rng: random.R
     weights = np.array([rng.random() ** 2 for _ in poly]) + 1e-3
     cx, cy = (poly * (weights / weights.sum())[:, None]).sum(axis=0)
     s = body_scale(kp)
-    long_side = rng.uniform(0.18, 0.36) * s
+    long_side = rng.uniform(0.14, 0.36) * s  # pinned name badges to large lanyard cards
     h0, w0 = card.shape[:2]
     k = long_side / max(h0, w0)
     w, h = max(int(w0 * k), 6), max(int(h0 * k), 6)
@@ -324,7 +301,7 @@ def prepare(out: Path, limit: int | None = None, copies: int = 2, size: int = TI
 
         detector = OnnxDetector(previous, conf=0.3)
     pid = princeid_samples(limit, detector)
-    samples = ccp_samples(limit) + ccp_tagged_samples(limit) + pid
+    samples = ccp_samples(limit) + ccp_eyewear_samples(limit) + pid
     # cards pasted into validation photos come from validation prefixes only
     cards = {split: card_crops([s for s in pid if s.split == split]) for split in ("train", "val")}
     counts: dict[str, dict[str, int]] = {"train": {c: 0 for c in CLASSES}, "val": {c: 0 for c in CLASSES}}
@@ -337,11 +314,14 @@ def prepare(out: Path, limit: int | None = None, copies: int = 2, size: int = TI
         kp = pose(s.key, image)
         if kp is None:
             continue
-        if s.footwear:
-            s.boxes = foot_boxes(kp, s.footwear)
+        if s.eyewear:
+            s.boxes = [b for b in [eyewear_box(kp, s.eyewear)] if b is not None]
+            if not s.boxes:
+                continue
         rare = any(b.label in RARE for b in s.boxes)
-        # photos with scarce classes get more (jittered) copies, but only of the tiles that show them
-        n_copies = 1 if s.split == "val" else copies * (3 if rare else 1)
+        # photos with scarce classes get more copies, but only of the tiles that show them; validation has one
+        # copy per scale
+        n_copies = len(VAL_SCALES) if s.split == "val" else copies * (3 if rare else 1)
         for copy in range(n_copies):
             img, boxes = image, list(s.boxes)
             if s.paste_ok and cards[s.split] and rng.random() < 0.5:
@@ -349,15 +329,20 @@ def prepare(out: Path, limit: int | None = None, copies: int = 2, size: int = TI
                 pasted = paste_card(img, kp, rng.choice(cards[s.split]), rng)
                 if pasted:
                     boxes.append(pasted)
+            if s.split == "val" and VAL_SCALES[copy] < 1:
+                img = degrade(img, random.Random(s.key), VAL_SCALES[copy], VAL_SCALES[copy])
+            elif s.split == "train" and copy > 0:  # the person farther away or the camera cheaper
+                img = degrade(img, rng, MIN_SCALE)
             for crop in attire_crops(kp):
-                if s.parts is not None and crop.part not in s.parts:
+                if not PART_CLASSES[crop.part] & set(CLASSES) or (s.parts is not None and crop.part not in s.parts):
                     continue
-                if copy > 0:
+                if s.split == "train" and copy > 0:
                     crop = jittered(crop, rng)
                 lines = tile_labels(crop, boxes, size)
-                if copy > 0 and not lines:  # extra copies teach what is there; copy 0 keeps the negatives
+                if s.split == "train" and copy > 0 and not lines:  # extra copies teach what is there
                     continue
-                if copy >= copies and not any(CLASSES[int(ln.split()[0])] in RARE for ln in lines):
+                if s.split == "train" and copy >= copies and not any(CLASSES[int(ln.split()[0])] in RARE
+                                                                     for ln in lines):
                     continue
                 name = f"{s.key}_{copy}_{crop.part}"
                 cv2.imwrite(str(out / "images" / s.split / f"{name}.jpg"), crop.cut(img, size),
@@ -370,16 +355,90 @@ def prepare(out: Path, limit: int | None = None, copies: int = 2, size: int = TI
         f"path: {out.resolve()}\ntrain: images/train\nval: images/val\nnames:\n"
         + "".join(f"  {i}: {c}\n" for i, c in enumerate(CLASSES)))
     summary = {"tiles": tiles, "boxes": counts, "tile_size": size, "copies": copies, "seed": seed,
+               "val_scales": VAL_SCALES, "min_train_scale": MIN_SCALE,
                "sources": {"ccp": f"CCP {CCP_TRAIN.start:04d}-{CCP_TRAIN.stop - 1:04d} train, "
-                                  f"{CCP_VAL.start:04d}-{CCP_VAL.stop - 1:04d} val (pixel masks); "
-                                  f"{CCP_TAGGED.start}-{CCP_TAGGED.stop - 1} tagged sandals/clogs: feet only, "
-                                  "boxed per foot from the pose, every 10th photo val",
+                                  f"{CCP_VAL.start:04d}-{CCP_VAL.stop - 1:04d} val (pixel masks: jewellery, "
+                                  "sunglasses, glasses; near-duplicates of ccp-public left out); "
+                                  f"{CCP_TAGGED.start}-{CCP_TAGGED.stop - 1} tagged sunglasses or glasses: head "
+                                  "only, boxed across the eyes from the pose (CCP_RULES_HELD_OUT left out)",
                            "princeid": f"{sum(s.split == 'train' for s in pid)} train / "
                                        f"{sum(s.split == 'val' for s in pid)} val images, "
                                        "princeid-public source photos left out; card boxes by colour search"
                                        + (f", else by the previous detector ({previous.name})" if previous else "")}}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+# ---------------------------------------------------------------- warm start from a shipped ONNX detector
+def warm_start(manifest_path: Path, data: Path, out: Path, n_calibration: int = 256) -> Path:
+    """An ultralytics checkpoint holding the weights of a shipped detector (its ONNX export, conv and batch norm
+    fused), with this dataset's classes, so a CPU can fine-tune it instead of training from scratch.
+
+    Each fused conv is split back into a conv and a batch norm whose statistics are measured on real training tiles,
+    so the unfused model computes what the ONNX file computes (in eval mode exactly, in train mode with batch
+    statistics close to those) and fine-tuning starts where the shipped model is. Classes the old model has keep
+    their output rows; new ones start from ultralytics' prior.
+    """
+    import onnx
+    import torch
+    from onnx import numpy_helper
+    from ultralytics.nn.tasks import DetectionModel
+
+    offline_ultralytics()
+    manifest = json.loads(manifest_path.read_text())
+    old_classes = manifest["classes"]
+    graph = onnx.load(str(manifest_path.parent / manifest["file"])).graph
+    fused = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in graph.initializer}
+    model = DetectionModel("yolov8n.yaml", nc=len(CLASSES), verbose=False)
+    modules = dict(model.named_modules())
+    for name, module in modules.items():
+        if isinstance(module, torch.nn.BatchNorm2d):  # its conv is name[:-3] + ".conv"
+            conv = name[: -len(".bn")] + ".conv"
+            modules[conv].weight.data.copy_(fused[f"{conv}.weight"])
+            module.weight.data.fill_(1.0)
+            module.bias.data.copy_(fused[f"{conv}.bias"])
+            module.running_mean.zero_()
+            module.running_var.fill_(1.0 - module.eps)
+        elif isinstance(module, torch.nn.Conv2d) and module.bias is not None and f"{name}.weight" in fused:
+            w, b = fused[f"{name}.weight"], fused[f"{name}.bias"]
+            if w.shape == module.weight.shape:
+                module.weight.data.copy_(w)
+                module.bias.data.copy_(b)
+            else:  # the class rows: copy the classes both models have
+                for new_i, c in enumerate(CLASSES):
+                    if c in old_classes:
+                        module.weight.data[new_i] = w[old_classes.index(c)]
+                        module.bias.data[new_i] = b[old_classes.index(c)]
+    # measure what each conv gives on real tiles (eval mode = the fused model), then fold it into the batch norm
+    files = sorted((data / "images" / "train").glob("*.jpg"))[::max(1, len(list((data / "images" / "train")
+                                                                                .glob("*.jpg"))) // n_calibration)]
+    size = int(manifest["input_size"])
+    batch = torch.from_numpy(np.stack([cv2.resize(cv2.imread(str(f)), (size, size))[..., ::-1] for f in files])
+                             .transpose(0, 3, 1, 2).astype(np.float32) / 255.0)
+    stats, hooks = {}, []
+    for name, module in modules.items():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            def hook(mod, inp, _out, name=name):
+                z = inp[0].detach()
+                stats[name] = (z.mean(dim=(0, 2, 3)), z.var(dim=(0, 2, 3)))
+            hooks.append(module.register_forward_hook(hook))
+    model.eval()
+    with torch.no_grad():
+        model(batch)
+    for h in hooks:
+        h.remove()
+    for name, (mean, var) in stats.items():
+        bn = modules[name]
+        std = (var + bn.eps).sqrt()
+        bn.running_mean.copy_(mean)
+        bn.running_var.copy_(var)
+        bn.bias.data.add_(mean)  # BN(z) = (z - mean) / std * std + mean + b = z + b
+        bn.weight.data.copy_(std)
+    model.names = dict(enumerate(CLASSES))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": model, "train_args": {}, "epoch": -1, "date": time.strftime("%Y-%m-%d"),
+                "warm_start": f"{manifest_path} ({manifest.get('trained', '')})"}, out)
+    return out
 
 
 # ---------------------------------------------------------------- fit and export
@@ -419,20 +478,101 @@ def validation_scores(run: Path, data: Path) -> dict:
     return {"mAP50": round(float(m.box.map50), 3), "mAP50-95": round(float(m.box.map), 3), "per_class": per_class}
 
 
+JEWELLERY = ("bracelet", "watch", "ring", "necklace")
+MAX_FALSE = {"badge": 0.03, "jewellery": 0.08, "sunglasses": 0.03}  # share of the negatives flagged at the threshold
+
+
+def operating_points(manifest: Path, data: Path, pose_cache: Path = WORK / "pose_cache") -> tuple[dict, dict]:
+    """Thresholds chosen on the validation tiles through the station's own runtime, as the rules use them:
+
+    - badge: the score above which at most 3 % of card-less torso tiles show a card; `min_torso_px`: the torso
+      tile size (in the frame) from which cards are found at least 80 % of the time (smaller: "step closer");
+    - jewellery: per validation photo, its most confident piece in the tiles that may hold one, at most 8 % of
+      photos without jewellery flagged (the photo is what `station eval` scores);
+    - sunglasses: at most 3 % of head tiles without sunglasses (bare eyes or ordinary glasses) flagged.
+    """
+    from models.detector import OnnxDetector
+    from models.training.classifier import smallest_judged_size
+
+    detector = OnnxDetector(manifest, conf=0.02)
+    pose = PoseCache(pose_cache)
+    rows = []  # (photo, scale, part, side_px, classes labelled, best score per class)
+    files = sorted((data / "images" / "val").glob("*.jpg"))
+    for i in range(0, len(files), 64):
+        chunk = files[i:i + 64]
+        for f, boxes in zip(chunk, detector.detect_batch([cv2.imread(str(f)) for f in chunk])):
+            part = next(p for p in PART_CLASSES if f.stem.endswith(f"_{p}"))  # KEY_COPY_PART
+            key, copy = f.stem[: -len(part) - 1].rsplit("_", 1)
+            copy = int(copy)
+            labels = {CLASSES[int(ln.split()[0])] for ln in (data / "labels" / "val" / f"{f.stem}.txt").read_text()
+                      .split("\n") if ln.strip()}
+            best = {}
+            for b in boxes:
+                if b.label in PART_CLASSES[part]:
+                    best[b.label] = max(best.get(b.label, 0.0), b.score)
+            kp = pose(key, None) if (pose.folder / f"{key}.npz").exists() else None
+            crop = next((c for c in attire_crops(kp) if c.part == part), None) if kp is not None else None
+            side = round(crop.side * VAL_SCALES[copy]) if crop is not None else 0
+            rows.append((key, VAL_SCALES[copy], part, side, labels, best))
+
+    def threshold(negatives: list[float], max_false: float) -> float:
+        scores = np.sort(negatives) if negatives else np.array([0.5])
+        return float(np.clip(scores[max(int(np.ceil(len(scores) * (1 - max_false))) - 1, 0)] + 1e-3, 0.1, 0.9))
+
+    torso = [r for r in rows if r[2] == "torso"]
+    t_badge = threshold([r[5].get("badge", 0.0) for r in torso if "badge" not in r[4]], MAX_FALSE["badge"])
+    cards = [(r[3], r[5].get("badge", 0.0) >= t_badge) for r in torso if "badge" in r[4]]
+    min_torso = smallest_judged_size(cards, 0.8, edges=(24, 32, 40, 48, 56, 64, 80, 96, 128))
+    photos: dict[tuple[str, float], tuple[bool, float]] = {}
+    for key, scale, part, _, labels, best in rows:
+        had, score = photos.get((key, scale), (False, 0.0))
+        photos[(key, scale)] = (had or bool(labels & set(JEWELLERY) & PART_CLASSES[part]),
+                                max([score] + [best.get(c, 0.0) for c in JEWELLERY]))
+    t_jewel = threshold([s for (k, scale), (had, s) in photos.items() if not had and scale == 1.0],
+                        MAX_FALSE["jewellery"])
+    heads = [r for r in rows if r[2] == "head"]
+    t_sun = threshold([r[5].get("sunglasses", 0.0) for r in heads if "sunglasses" not in r[4]], MAX_FALSE["sunglasses"])
+    thresholds = {"badge": round(t_badge, 3), "min_torso_px": min_torso, "jewellery": round(t_jewel, 3),
+                  "sunglasses": round(t_sun, 3), "glasses": 0.5}
+    report = {}
+    for scale in VAL_SCALES:
+        cards = [r for r in torso if r[1] == scale and "badge" in r[4] and r[3] >= min_torso]
+        bare = [r for r in torso if r[1] == scale and "badge" not in r[4] and r[3] >= min_torso]
+        ph = [v for (k, s), v in photos.items() if s == scale]
+        with_j, without_j = [s for had, s in ph if had], [s for had, s in ph if not had]
+        sun = [r for r in heads if r[1] == scale and "sunglasses" in r[4]]
+        glasses = [r for r in heads if r[1] == scale and "glasses" in r[4]]
+        report[f"s{round(100 * scale):03d}"] = {
+            "badge_recall": round(np.mean([r[5].get("badge", 0) >= t_badge for r in cards]), 3) if cards else None,
+            "badge_false_alarm": round(np.mean([r[5].get("badge", 0) >= t_badge for r in bare]), 3) if bare else None,
+            "torso_tiles_too_small": sum(r[1] == scale and r[3] < min_torso for r in torso),
+            "jewellery_photo_recall": round(np.mean([s >= t_jewel for s in with_j]), 3) if with_j else None,
+            "jewellery_photo_false_alarm": round(np.mean([s >= t_jewel for s in without_j]), 3) if without_j else None,
+            "sunglasses_recall": round(np.mean([r[5].get("sunglasses", 0) >= t_sun for r in sun]), 3) if sun else None,
+            "glasses_called_sunglasses": round(np.mean([r[5].get("sunglasses", 0) >= t_sun for r in glasses]), 3)
+            if glasses else None}
+    return thresholds, report
+
+
 def export(run: Path, dest: Path, command: str, data: Path, name: str = "attire") -> Path:
-    """best.pt -> dest/NAME.onnx (dynamic batch) + dest/NAME.json, the manifest the station checks on load."""
+    """best.pt -> dest/NAME.onnx (dynamic batch) + dest/NAME.json, the manifest the station checks on load, with the
+    operating points chosen on the validation tiles through the station's own runtime."""
     target, model = export_onnx(run, dest, name)
     args = model.ckpt["train_args"]
-    write_manifest(
-        target, [model.names[i] for i in sorted(model.names)], int(args["imgsz"]), command, data,
+    fields = dict(
         format="onnx, output (batch, 4 + classes, anchors): cx, cy, w, h in input pixels, class scores",
-        tiles="pose-guided square crops (models.crops.attire_crops): torso, head, hand_left, hand_right, feet",
+        tiles="pose-guided square crops (models.crops.attire_crops): torso, head, hand_left, hand_right",
         architecture=model.model.yaml.get("yaml_file", ""),
-        # what the last fit started from: a yaml (from scratch), the YOLOv8s checkpoint, or an earlier run
+        # what the last fit started from: a yaml (from scratch), a checkpoint, or a shipped model's warm start
         initial_weights=str(args.get("model", "")),
         train_args={k: args.get(k) for k in ("epochs", "imgsz", "batch", "mosaic", "close_mosaic", "seed", "device")},
-        validation=validation_scores(run, data),
-        licences=f"{CCP_LICENCE}; princeID (CC BY 4.0, Roboflow)")
+        validation=validation_scores(run, data), licences=f"{CCP_LICENCE}; princeID (CC BY 4.0, Roboflow)")
+    manifest = write_manifest(target, [model.names[i] for i in sorted(model.names)], int(args["imgsz"]), command,
+                              data, **fields)
+    thresholds, report = operating_points(manifest, data)
+    fields["validation"]["operating_points"] = report
+    write_manifest(target, [model.names[i] for i in sorted(model.names)], int(args["imgsz"]), command, data,
+                   thresholds=thresholds, **fields)
     return target
 
 
