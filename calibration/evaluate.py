@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 from calibration.enrol import enrol_uniform
-from checks.base import Status
 from checks.registry import REGISTRY
 from station.config import load_config
 from station.imageio import ImageError, list_images, read_image
@@ -91,8 +90,8 @@ def evaluate(folder: Path, config_path: Path | None = None, progress=None) -> di
                 frame = pipeline.run(read_image(folder / row["image"]))
                 entry["verdicts"] = {k: r.status.value for k, r in frame.results.items()}
                 acc = frame.results.get("accessories")
-                if acc is not None and acc.status != Status.UNKNOWN:
-                    entry["pieces"] = int(acc.measurements.get("pieces", 0))
+                if acc is not None and "pieces" in acc.measurements:  # counted, even where a hand was hidden
+                    entry["pieces"] = int(acc.measurements["pieces"])
                 entry["reasons"] = {k: r.reason_en for k, r in frame.results.items()}
                 entry["measurements"] = {k: {m: round(float(v), 4) for m, v in r.measurements.items()}
                                          for k, r in frame.results.items() if r.measurements}
@@ -109,6 +108,21 @@ def evaluate(folder: Path, config_path: Path | None = None, progress=None) -> di
                  for row, entry in zip(rows, per_image) if row.get(check)]
         if pairs:
             checks[check] = score_check(pairs)
+            # a set may give the size of what is judged (e.g. badge_px = the card's width): accuracy per size band
+            sized = [(float(row[f"{check}_px"]), lab, v) for (lab, v), row in
+                     zip(pairs, [r for r in rows if r.get(check)]) if row.get(f"{check}_px")]
+            if sized:
+                bands = ((0, 12), (12, 20), (20, 30), (30, 10**6))
+                checks[check]["by_size_px"] = {
+                    f"{lo}-{hi if hi < 10**6 else ''}": score_check([(lab, v) for px, lab, v in sized if lo <= px < hi])
+                    for lo, hi in bands if any(lo <= px < hi for px, _, _ in sized)}
+            # a set may say which part of a violation it is (e.g. cuffs_part = trouser): fail recall per part
+            parts = sorted({row.get(f"{check}_part", "") for row in rows if row.get(check) == "fail"} - {""})
+            if parts:
+                checks[check]["fail_recall_by_part"] = {
+                    part: score_check([(lab, v) for (lab, v), row in zip(pairs, [r for r in rows if r.get(check)])
+                                       if lab == "fail" and row.get(f"{check}_part") in (part, "both")])["fail_recall"]
+                    for part in parts if part != "both"}
     with_j = [e for r, e in zip(rows, per_image) if r.get("jewellery", "").isdigit() and int(r["jewellery"]) >= 1]
     without_j = [e for r, e in zip(rows, per_image) if r.get("jewellery", "") == "0"]
     jewellery = {
@@ -141,6 +155,11 @@ def format_report(report: dict) -> str:
     for check, s in report["checks"].items():
         lines.append(f"{check:<12}{s['n']:>5}{fmt(s['accuracy']):>8}{s['unknown']:>9}{fmt(s['fail_recall']):>10}"
                      f"{fmt(s['fail_precision']):>11}")
+        for band, b in s.get("by_size_px", {}).items():
+            lines.append(f"  {band + ' px':<10}{b['n']:>5}{fmt(b['accuracy']):>8}{b['unknown']:>9}"
+                         f"{fmt(b['fail_recall']):>10}{fmt(b['fail_precision']):>11}")
+        for part, recall in s.get("fail_recall_by_part", {}).items():
+            lines.append(f"  {part:<10}{'':>21}{fmt(recall):>10}   (fail recall where the {part} is at fault)")
     j = report["jewellery"]
     if j["n_with"] or j["n_without"]:
         lines.append(f"jewellery   recall {fmt(j['recall'])} (n={j['n_with']})   false_alarm "

@@ -1,33 +1,56 @@
 """At most N pieces of jewellery (不可佩戴超过3件首饰).
 
-The attire detector looks at the head and neck (earrings, necklace) and at each hand (watch, bracelet, ring); each
-box it finds is a piece, and a pair of earrings counts as one where the policy says so.
+The attire detector looks at the head and neck (necklace), the torso (necklace) and at each hand (watch, bracelet,
+ring); each box it finds is a piece, and a pair of earrings counts as one where the policy says so. More pieces than
+allowed fail whatever else is hidden; a PASS needs the head and both hands to have been looked at.
 """
 from __future__ import annotations
 
-from checks.base import Check, CheckResult, Evidence, Status
+from pydantic import Field
+
+from checks.base import Check, CheckResult, CheckSection, Evidence, Status
 from models.perception import Perception
 
 JEWELLERY = ("bracelet", "watch", "earring", "necklace", "ring")
+NEEDED = {"head": ("头颈部", "head and neck"), "hand_left": ("左手", "left hand"), "hand_right": ("右手", "right hand")}
+
+
+class AccessoriesPolicy(CheckSection):
+    """[accessories] in the station config."""
+
+    max_pieces: int = Field(3, ge=0, le=20)
+    pair_counts_as_one: bool = True  # two earrings are one piece of jewellery
+    # detector confidence that counts as a piece; None: the operating point in the detector's manifest
+    min_score: float | None = Field(None, ge=0.0, le=1.0)
 
 
 class AccessoriesCheck(Check):
     id = "accessories"
     title_zh, title_en = "首饰", "Jewellery"
+    Policy = AccessoriesPolicy
+    order = 50
 
     def run(self, p: Perception) -> CheckResult:
         cfg = self.config.accessories
         if not p.examined:
             return self.unknown("看不到人", "No person in view")
+        min_score = cfg.min_score if cfg.min_score is not None else \
+            p.attire.operating_points.get("detector.jewellery", 0.35)
         pieces = [Evidence.of_box(d, Status.FAIL) for d in p.detections
-                  if d.label in JEWELLERY and d.score >= cfg.min_score]
+                  if d.label in JEWELLERY and d.score >= min_score]
         ears = [e for e in pieces if e.label.startswith("earring")]
         count = len(pieces) - (1 if cfg.pair_counts_as_one and len(ears) == 2 else 0)
         status = Status.FAIL if count > cfg.max_pieces else Status.PASS
         evidence = [Evidence(e.label, e.polygon, status, e.value) for e in pieces]
         score = min(1.0, 0.5 + 0.15 * abs(count - cfg.max_pieces - 0.5))
         if status == Status.FAIL:
-            return self.result(status, score, f"佩戴首饰 {count} 件，超过 {cfg.max_pieces} 件",
-                               f"{count} pieces of jewellery, more than {cfg.max_pieces}", evidence, pieces=count)
+            return self.result(status, score, f"佩戴首饰 {count} 件，超过 {cfg.max_pieces} 件，请摘下多余首饰",
+                               f"{count} pieces of jewellery, more than {cfg.max_pieces}: take off the extra pieces",
+                               evidence, pieces=count)
+        missing = [names for part, names in NEEDED.items() if part not in p.examined]
+        if missing:
+            return self.unknown(f"看不到{'、'.join(zh for zh, _ in missing)}，请双手自然下垂、正对摄像头",
+                                f"Cannot see the {', '.join(en for _, en in missing)}: face the camera with your "
+                                "hands at your sides", evidence, pieces=count)
         return self.result(status, score, f"首饰 {count} 件（不超过 {cfg.max_pieces} 件）",
                            f"{count} piece(s) of jewellery (at most {cfg.max_pieces})", evidence, pieces=count)

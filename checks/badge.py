@@ -6,10 +6,13 @@ the detector learned about where cards hang.
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import cv2
 import numpy as np
+from pydantic import Field
 
-from checks.base import Check, CheckResult, Evidence, Status
+from checks.base import Check, CheckResult, CheckSection, Evidence, Status
 from models.perception import Perception, Region
 from models.regions import body_scale
 
@@ -25,7 +28,10 @@ def allowed_zone(p: Perception, position: str) -> Region | None:
 PLACES = ((("hand_left", "hand_right", "wrist_left", "wrist_right"), "手中", "in the hand"),
           (("chest_right",), "右胸", "on the right chest"),
           (("chest_left",), "左胸", "on the left chest"),
-          (("neck",), "颈部", "at the neck"))
+          (("neck",), "颈部", "at the neck"),
+          (("chest",), "胸口正中", "at the middle of the chest"))
+LANYARD = ("挂在胸前的挂绳上（胸口中部）", "hanging on a lanyard at mid-chest")
+MIN_TORSO_PX = 48.0  # a torso tile narrower than this (person far back, cheap camera) shows no card reliably
 
 
 def where_found(p: Perception, point: tuple[float, float]) -> tuple[str, str]:
@@ -40,12 +46,25 @@ def where_found(p: Perception, point: tuple[float, float]) -> tuple[str, str]:
     if kp is not None and kp.visible("left_hip") and kp.visible("right_hip") \
             and y > min(kp.point("left_hip")[1], kp.point("right_hip")[1]) - 0.2 * body_scale(kp):
         return "腰间", "at the waist"
+    lanyard = p.region("lanyard")
+    if lanyard is not None and cv2.pointPolygonTest(lanyard.polygon, (float(x), float(y)), False) >= 0:
+        return LANYARD
     return "别处", "elsewhere"
+
+
+class BadgePolicy(CheckSection):
+    """[badge] in the station config."""
+
+    position: Literal["left_chest", "chest"] = "left_chest"
+    # detector confidence that counts as a badge; None: the operating point in the detector's manifest
+    min_score: float | None = Field(None, ge=0.0, le=1.0)
 
 
 class BadgeCheck(Check):
     id = "badge"
     title_zh, title_en = "工号牌", "Work badge"
+    Policy = BadgePolicy
+    order = 20
 
     def run(self, p: Perception) -> CheckResult:
         position = self.config.badge.position
@@ -54,12 +73,21 @@ class BadgeCheck(Check):
             return self.unknown("看不到胸前", "Chest not in view")
         if "torso" not in p.examined:
             return self.unknown("未能检查胸前（检测模型未运行）", "Chest not examined (the attire detector did not run)")
-        badges = sorted((d for d in p.detections if d.label == "badge" and d.score >= self.config.badge.min_score),
+        ops = p.attire.operating_points
+        min_score = self.config.badge.min_score if self.config.badge.min_score is not None else \
+            ops.get("detector.badge", 0.35)
+        badges = sorted((d for d in p.detections if d.label == "badge" and d.score >= min_score),
                         key=lambda d: -d.score)
         where_zh, where_en = ("左胸", "left chest") if position == "left_chest" else ("胸前", "chest")
         if not badges:
-            return self.result(Status.FAIL, 0.6, f"未佩戴工号牌（{where_zh}未发现）",
-                               f"No work badge found on the {where_en}", [Evidence.of_region(zone, Status.FAIL)])
+            torso = p.attire.tiles["torso"]
+            if torso.width < ops.get("detector.min_torso_px", MIN_TORSO_PX):
+                return self.unknown("离摄像头太远，看不清胸前的工号牌，请走近一些",
+                                    "Too far from the camera to see a badge on the chest: please step closer",
+                                    [Evidence.of_region(zone, Status.UNKNOWN)], torso_px=torso.width)
+            return self.result(Status.FAIL, 0.6, f"未佩戴工号牌（{where_zh}未发现），请佩戴于{where_zh}",
+                               f"No work badge found on the {where_en}: wear it on the {where_en}",
+                               [Evidence.of_region(zone, Status.FAIL)])
         zone_mask = zone.mask(p.image.shape)
         h, w = zone_mask.shape
         for badge in badges:

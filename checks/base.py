@@ -6,11 +6,24 @@ from enum import Enum
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
 from models.perception import Box, Perception, Region
 
 if TYPE_CHECKING:
     from station.config import StationConfig
+
+
+class Section(BaseModel):
+    """A config section: unknown keys are rejected, so a typo fails with the key's name."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class CheckSection(Section):
+    """A rule's policy section, `[<rule id>]` in the station config; a rule module subclasses it for its keys."""
+
+    enabled: bool = True
 
 
 class Status(str, Enum):
@@ -37,10 +50,11 @@ class Evidence:
         poly = np.array([[box.x1, box.y1], [box.x2, box.y1], [box.x2, box.y2], [box.x1, box.y2]], np.float32)
         return cls(label or box.label, poly, status, box.score)
 
-    def to_dict(self) -> dict:
+    def to_dict(self, scale: float = 1.0) -> dict:
+        """`scale` maps the judged frame's pixels to the input's (the pipeline shrinks very large photos)."""
         return {"label": self.label, "status": self.status.value,
                 "value": None if self.value is None else round(float(self.value), 3),
-                "polygon": np.round(self.polygon, 1).tolist()}
+                "polygon": np.round(self.polygon * scale, 1).tolist()}
 
 
 @dataclass(frozen=True)
@@ -52,28 +66,51 @@ class CheckResult:
     reason_en: str
     evidence: tuple[Evidence, ...] = ()
     measurements: dict[str, float] = field(default_factory=dict)
+    votes: dict[str, int] = field(default_factory=dict)  # a session's frames by status (empty for one frame)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.score <= 1.0:
             raise ValueError(f"{self.check}: score must be in [0, 1], got {self.score}")
         object.__setattr__(self, "status", Status(self.status))
 
-    def to_dict(self) -> dict:
-        return {"check": self.check, "status": self.status.value, "score": round(self.score, 3),
-                "reason_zh": self.reason_zh, "reason_en": self.reason_en,
-                "measurements": {k: round(float(v), 4) for k, v in self.measurements.items()},
-                "evidence": [e.to_dict() for e in self.evidence]}
+    def to_dict(self, scale: float = 1.0) -> dict:
+        out = {"check": self.check, "status": self.status.value, "score": round(self.score, 3),
+               "reason_zh": self.reason_zh, "reason_en": self.reason_en,
+               "measurements": {k: round(float(v), 4) for k, v in self.measurements.items()},
+               "evidence": [e.to_dict(scale) for e in self.evidence]}
+        if self.votes:
+            out["votes"] = dict(self.votes)
+        return out
 
 
 class Check:
-    """A service-code rule. Subclasses set `id` and the bilingual `title`, and implement `run`."""
+    """A service-code rule. Subclasses set `id`, the bilingual `title`, their `Policy` section (the config keys of
+    `[<id>]`) and `order` (where the rule is listed), and implement `run`. A rule is one module in `checks/`: the
+    registry finds it there and the station config gets its section from it.
+
+    `needs_colour`: the rule reads colour (skin, the uniform's colour, the footwear classifier), so a grey or
+    infrared frame cannot be judged by it. The pipeline calls `judge`, which answers `unknown` with the reason for
+    frames that nothing can be judged from (too dark) or that lack what the rule needs, and `run` otherwise.
+    """
 
     id: ClassVar[str]
     title_zh: ClassVar[str]
     title_en: ClassVar[str]
+    Policy: ClassVar[type[CheckSection]] = CheckSection
+    order: ClassVar[int] = 100
+    needs_colour: ClassVar[bool] = False
 
     def __init__(self, config: "StationConfig") -> None:
         self.config = config
+
+    def judge(self, perception: Perception) -> CheckResult:
+        issues = perception.framing.issues
+        if "too_dark" in issues:
+            return self.unknown("画面太暗，无法判断", "Too dark to judge")
+        if self.needs_colour and "no_colour" in issues:
+            return self.unknown("摄像头画面没有颜色，无法判断（请管理员检查摄像头）",
+                                "The camera shows no colour, so this cannot be judged (ask the administrator)")
+        return self.run(perception)
 
     def run(self, perception: Perception) -> CheckResult:
         raise NotImplementedError

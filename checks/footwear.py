@@ -1,59 +1,97 @@
 """Closed shoes only: no slippers, sandals or bare feet (不得穿拖鞋、凉鞋、赤脚).
 
-Whether footwear is open is judged from the whole feet tile by the footwear classifier (P(open), trained on CCP
-with sandals and clogs as open). Bare feet are no footwear at all: skin on the front of the foot, where even pumps
-and flats cover the toes, with no shoe found there by the attire detector (tan and nude shoes look like skin, so a
-detected shoe outweighs the skin model). The detector's shoe boxes are the evidence shown.
+Each foot is judged from its own tile by the footwear classifier (closed / open / unseen, trained on CCP feet labelled
+by eye at 25-100 % resolution), and separately by the skin model on the front of the foot, where even pumps and
+flats cover the toes: bare toes fail whatever the classifier says. PASS needs both feet seen and judged closed; a
+foot too small to tell (a person far back on a cheap webcam) or hidden by clothing is `unknown` with what to do,
+never "Closed shoes".
 """
 from __future__ import annotations
 
-from checks.base import Check, CheckResult, Evidence, Status, region_share
-from models.perception import Perception, Region
+from pydantic import Field
 
-MIN_PIXELS = 40  # a toe region smaller than this is too far away to judge
+from checks.base import Check, CheckResult, CheckSection, Evidence, Status, region_share
+from models.perception import Perception
+
+SIDES = {"left": ("左脚", "left foot"), "right": ("右脚", "right foot")}
+MIN_TOE_PIXELS = 12  # fewer skin-model pixels on the toes than this: too small to measure
+DEFAULTS = {"open": 0.5, "unseen": 0.5, "min_tile_px": 24.0}  # when the classifier's manifest names none
+
+
+class FootwearPolicy(CheckSection):
+    """[footwear] in the station config."""
+
+    max_skin_fraction: float = Field(0.35, ge=0.0, le=1.0)  # share of the toe region that may look like bare skin
+    # classifier P(open footwear) from which a foot fails; None: the operating point in the classifier's manifest
+    open_threshold: float | None = Field(None, ge=0.0, le=1.0)
 
 
 class FootwearCheck(Check):
     id = "footwear"
     title_zh, title_en = "鞋履", "Footwear"
+    Policy = FootwearPolicy
+    order = 30
+    needs_colour = True
 
     def run(self, p: Perception) -> CheckResult:
         cfg = self.config.footwear
-        toes = [t for t in (p.region(f"toes_{side}") for side in ("left", "right")) if t is not None]
-        probs = p.classified.get("feet")
-        if probs is None and not toes:
-            return self.unknown("看不到双脚，请后退让双脚进入画面", "Feet not in view; step back so your feet show")
-        shoes = [d for d in p.detections if d.label in ("shoe", "open_shoe") and d.score >= cfg.min_score]
-        if probs is not None and probs.get("open", 0.0) >= cfg.open_threshold:
-            p_open = probs["open"]
-            return self.result(Status.FAIL, p_open, f"穿着露趾鞋（拖鞋、凉鞋或洞洞鞋），可能性 {p_open:.0%}",
-                               f"Open footwear (slippers, sandals or clogs), {p_open:.0%} likely",
-                               [Evidence.of_box(d, Status.FAIL) for d in shoes] +
-                               [Evidence.of_region(t, Status.FAIL) for t in toes], open_probability=p_open)
-        if not shoes:
-            bare = self.bare_feet(p, toes)
-            if bare is not None:
-                return bare
-        if probs is None:
-            return self.unknown("未识别到鞋子", "No shoes recognised")
-        p_open = probs.get("open", 0.0)
-        return self.result(Status.PASS, 1.0 - p_open, "穿着包脚鞋", "Closed shoes",
-                           [Evidence.of_box(d, Status.PASS) for d in shoes], open_probability=p_open)
+        op = {k: p.attire.operating_points.get(f"footwear.{k}", v) for k, v in DEFAULTS.items()}
+        t_open = cfg.open_threshold if cfg.open_threshold is not None else op["open"]
+        feet = {side: p.attire.tiles[f"foot_{side}"] for side in SIDES if f"foot_{side}" in p.attire.tiles}
+        if not feet:
+            return self.unknown("看不到双脚，请后退让双脚进入画面", "Feet not in view: step back so your feet show")
+        open_feet, unseen, small, closed, evidence = [], [], [], [], []
+        p_open_max = 0.0
+        for side, tile in feet.items():
+            probs = p.classified.get(f"foot_{side}")
+            if probs is None:
+                continue
+            p_open = probs.get("open", 0.0)
+            bare = self.bare_toes(p, side)
+            if tile.width < op["min_tile_px"] and bare is None:
+                small.append(side)
+                continue
+            p_open_max = max(p_open_max, p_open)
+            if p_open >= t_open or bare is not None:
+                open_feet.append((side, p_open, bare))
+                evidence.append(Evidence.of_box(tile, Status.FAIL, f"foot_{side}"))
+                if bare is not None:
+                    evidence.append(Evidence.of_region(p.regions[f"toes_{side}"], Status.FAIL, bare))
+            elif probs.get("unseen", 0.0) >= op["unseen"]:
+                unseen.append(side)
+                evidence.append(Evidence.of_box(tile, Status.UNKNOWN, f"foot_{side}"))
+            else:
+                closed.append((side, p_open))
+                evidence.append(Evidence.of_box(tile, Status.PASS, f"foot_{side}"))
+        if open_feet:
+            which_zh = "、".join(SIDES[s][0] for s, _, _ in open_feet)
+            which_en = " and ".join(SIDES[s][1] for s, _, _ in open_feet)
+            if any(b is not None for _, _, b in open_feet) and all(po < t_open for _, po, _ in open_feet):
+                share = max(b for _, _, b in open_feet if b is not None)
+                return self.result(Status.FAIL, min(1.0, 0.6 + share / 2), f"{which_zh}露出脚趾皮肤：疑似赤脚或露趾鞋，请穿包脚鞋",
+                                   f"Bare toes on the {which_en}: bare feet or open shoes; wear closed shoes",
+                                   evidence, open_probability=p_open_max, toe_skin=share)
+            return self.result(Status.FAIL, max(po for _, po, _ in open_feet),
+                               f"{which_zh}穿着拖鞋、凉鞋或露趾鞋，请换上包脚鞋",
+                               f"Open footwear on the {which_en} (sandals, slippers or open toes): wear closed shoes",
+                               evidence, open_probability=p_open_max)
+        if small:
+            return self.unknown("双脚在画面中太小，无法判断鞋子，请走近一些",
+                                "Feet too small in the picture to judge the shoes: please step closer", evidence)
+        if unseen:
+            return self.unknown("看不清鞋子（被衣物遮挡或不在画面中），请露出双脚",
+                                "Shoes not visible (covered by clothing or out of the picture): show your feet",
+                                evidence)
+        if len(closed) < len(SIDES):
+            return self.unknown("只看到一只脚，请双脚并立、正对摄像头",
+                                "Only one foot seen: stand with both feet facing the camera", evidence)
+        return self.result(Status.PASS, 1.0 - p_open_max, "穿着包脚鞋", "Closed shoes", evidence,
+                           open_probability=p_open_max)
 
-    def bare_feet(self, p: Perception, toes: list[Region]) -> CheckResult | None:
-        """A failing result when the toes show bare skin, else None."""
-        limit = self.config.footwear.max_skin_fraction
-        if p.skin is None:
+    def bare_toes(self, p: Perception, side: str) -> float | None:
+        """The share of the front of the foot that the skin model calls skin, when it is above the policy's limit."""
+        region = p.region(f"toes_{side}")
+        if region is None or p.skin is None:
             return None
-        evidence, shares = [], []
-        for region in toes:
-            share, n = region_share(p, region, p.skin, within_person=False)
-            if n >= MIN_PIXELS:
-                shares.append(share)
-                evidence.append(Evidence.of_region(region, Status.FAIL if share > limit else Status.PASS, share))
-        if not shares or max(shares) <= limit:
-            return None
-        worst = max(shares)
-        return self.result(Status.FAIL, min(1.0, 0.5 + (worst - limit) / max(limit, 1e-3)),
-                           f"脚部露出皮肤 {worst:.0%}，未见鞋子：疑似赤脚", f"Bare skin on the foot ({worst:.0%}) and no "
-                           "shoe found: bare feet", evidence, skin_fraction=worst)
+        share, n = region_share(p, region, p.skin, within_person=False)
+        return share if n >= MIN_TOE_PIXELS and share > self.config.footwear.max_skin_fraction else None

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from pydantic import Field
 
-from checks.base import Check, CheckResult, Evidence, Status
+from checks.base import Check, CheckResult, CheckSection, Evidence, Status
 from models.perception import Perception
 
 PARTS = {"torso": ("torso",), "legs": ("thigh_left", "thigh_right", "shin_left", "shin_right")}
@@ -116,9 +117,21 @@ class UniformPrototypes:
             raise ValueError(f"{path}: not a uniform enrolment file ({exc})") from None
 
 
+class UniformPolicy(CheckSection):
+    """[uniform] in the station config."""
+
+    prototypes: str = "calibration/uniform.json"  # written by `station enroll-uniform`; relative to the config file
+    max_distance: float | None = Field(None, gt=0)  # None: the threshold learned at enrolment
+    long_sleeves: bool = True  # the uniform has long sleeves: bare forearms mean rolled cuffs
+    long_trousers: bool = True
+
+
 class UniformCheck(Check):
     id = "uniform"
     title_zh, title_en = "工作服", "Uniform"
+    Policy = UniformPolicy
+    order = 10
+    needs_colour = True
 
     def __init__(self, config) -> None:
         super().__init__(config)

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from models.crops import PAD_VALUE, PART_CLASSES, Crop, attire_crops
+from models.crops import CLASSIFIER_TILES, PAD_VALUE, PART_CLASSES, Crop, attire_crops
 from models.perception import AttireFindings, Box, Keypoints
 
-MODEL_DIR = Path(__file__).resolve().parent / "attire"
-FOOTWEAR_DIR = Path(__file__).resolve().parent / "footwear"
+MODELS_DIR = Path(__file__).resolve().parent  # attire/, footwear/, cuffs/: each model beside its manifest
+MODEL_DIR = MODELS_DIR / "attire"
 
 
 class ModelFileError(RuntimeError):
@@ -31,6 +31,7 @@ class Manifest:
     classes: tuple[str, ...]
     input_size: int
     sha256: str
+    thresholds: dict[str, float] = field(default_factory=dict)  # operating points chosen on validation data
 
     @classmethod
     def load(cls, manifest_path: Path) -> "Manifest":
@@ -38,7 +39,9 @@ class Manifest:
             raise ModelFileError(f"model manifest not found: {manifest_path}")
         try:
             m = json.loads(manifest_path.read_text())
-            return cls(manifest_path.parent / m["file"], tuple(m["classes"]), int(m["input_size"]), m["sha256"])
+            thresholds = {k: float(v) for k, v in m.get("thresholds", {}).items() if isinstance(v, (int, float))}
+            return cls(manifest_path.parent / m["file"], tuple(m["classes"]), int(m["input_size"]), m["sha256"],
+                       thresholds)
         except (ValueError, KeyError, TypeError) as exc:
             raise ModelFileError(f"model manifest {manifest_path} is unreadable: {exc}") from exc
 
@@ -180,29 +183,37 @@ class OnnxClassifier:
 
 
 class AttireDetector:
-    """Badges, footwear and jewellery for one person: pose-guided tiles -> batched detector runs -> frame boxes,
-    and the feet tile -> the footwear classifier (open or closed).
+    """Badges, jewellery and eyewear for one person: pose-guided tiles -> batched detector runs -> frame boxes; and
+    the tile classifiers (footwear: each foot closed / open / unseen; cuffs: each sleeve end and trouser hem down /
+    up), each on its own tiles.
 
     A part may have its own detector (`per_part`, e.g. the torso's, tuned for badges); every other tile goes to the
-    default one in a single batch. Tiles overlap (a hand in front of the torso is in both), so one piece seen twice
-    is merged in frame pixels.
+    default one in a single batch, and a tile whose classes the detector does not have is not run at all. Tiles
+    overlap (a hand in front of the torso is in both), so one piece seen twice is merged in frame pixels.
     """
 
-    def __init__(self, detector: OnnxDetector | None = None, footwear: OnnxClassifier | None = None,
+    def __init__(self, detector: OnnxDetector | None = None, classifiers: dict[str, OnnxClassifier] | None = None,
                  min_visibility: float = 0.5, per_part: dict[str, OnnxDetector] | None = None) -> None:
         self.detector = detector or OnnxDetector()
-        self.footwear = footwear
+        self.classifiers = classifiers or {}
         self.min_visibility = min_visibility
         self.per_part = per_part or {}
         for part, other in self.per_part.items():
             if other.classes != self.detector.classes:
                 raise ModelFileError(f"the {part} detector {other.manifest.path} has classes {other.classes}, "
                                      f"the default {self.detector.manifest.path} {self.detector.classes}")
+        unknown = set(self.classifiers) - set(CLASSIFIER_TILES)
+        if unknown:
+            raise ModelFileError(f"no tiles are cut for the classifier(s) {sorted(unknown)}")
+        self.operating_points = {f"detector.{k}": v for k, v in self.detector.manifest.thresholds.items()}
+        for name, classifier in self.classifiers.items():
+            self.operating_points.update({f"{name}.{k}": v for k, v in classifier.manifest.thresholds.items()})
 
     def detect(self, image_bgr: np.ndarray, pose: Keypoints | None) -> AttireFindings:
         if pose is None:
-            return AttireFindings([], (), {})
-        crops: list[Crop] = attire_crops(pose, self.min_visibility)
+            return AttireFindings(operating_points=self.operating_points)
+        crops: list[Crop] = [c for c in attire_crops(pose, self.min_visibility)
+                             if PART_CLASSES[c.part] & set(self.detector.classes)]
         found = []
         for detector in (self.detector, *self.per_part.values()):
             mine = [c for c in crops if self.per_part.get(c.part, self.detector) is detector]
@@ -210,11 +221,14 @@ class AttireDetector:
             found += [crop.to_frame(b, size) for crop, boxes in
                       zip(mine, detector.detect_batch([c.cut(image_bgr, size) for c in mine])) for b in boxes
                       if b.label in PART_CLASSES[crop.part]]
-        classified = {}
-        feet = [c for c in crops if c.part == "feet"]
-        if self.footwear is not None and feet:
-            classified["feet"] = self.footwear.classify([feet[0].cut(image_bgr, self.footwear.manifest.input_size)])[0]
-        return AttireFindings(merge_overlaps(found, self.detector.classes), tuple(c.part for c in crops), classified)
+        classified, tiles = {}, {c.part: c.box for c in crops}
+        for name, classifier in self.classifiers.items():
+            mine = CLASSIFIER_TILES[name](pose, self.min_visibility)
+            size = classifier.manifest.input_size
+            for crop, probs in zip(mine, classifier.classify([c.cut(image_bgr, size) for c in mine])):
+                classified[crop.part] = probs
+                tiles[crop.part] = crop.box
+        return AttireFindings(merge_overlaps(found, self.detector.classes), tiles, classified, self.operating_points)
 
 
 def merge_overlaps(boxes: list[Box], classes: tuple[str, ...], iou: float = 0.4) -> list[Box]:

@@ -168,11 +168,22 @@ class Framing:
 
 @dataclass(frozen=True)
 class AttireFindings:
-    """What the attire models saw on one person."""
+    """What the attire models saw on one person.
 
-    boxes: list[Box]  # frame pixels, label = class (badge, shoe, open_shoe, bracelet, ...)
-    examined: tuple[str, ...]  # the body parts (tiles) that were looked at
-    classified: dict[str, dict[str, float]]  # part -> class probabilities, e.g. {"feet": {"open": 0.9, ...}}
+    `tiles` names every body part that was looked at and where (the square of the frame the model saw), so a check
+    can tell "looked and found nothing" from "could not look", and "too small to tell" from either.
+    `operating_points` are the thresholds chosen for these models on validation data (their manifests), e.g.
+    {"footwear.open": 0.4}; a check uses them unless the policy sets its own.
+    """
+
+    boxes: list[Box] = field(default_factory=list)  # frame pixels, label = class (badge, bracelet, ...)
+    tiles: dict[str, Box] = field(default_factory=dict)  # part -> frame square: torso, head, hand_left, foot_left, ...
+    classified: dict[str, dict[str, float]] = field(default_factory=dict)  # part -> class probabilities
+    operating_points: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def examined(self) -> tuple[str, ...]:
+        return tuple(self.tiles)
 
 
 @dataclass
@@ -186,9 +197,7 @@ class Perception:
     regions: dict[str, Region]
     framing: Framing
     skin: np.ndarray | None = None  # (H, W) float32 in [0, 1], adapted to this person's face when one is seen
-    detections: list[Box] = field(default_factory=list)  # attire detector boxes (badge, shoes, jewellery)
-    examined: tuple[str, ...] = ()  # the body parts the attire detector looked at (models.crops tiles)
-    classified: dict[str, dict[str, float]] = field(default_factory=dict)  # part -> class probabilities
+    attire: AttireFindings = field(default_factory=AttireFindings)
 
     def __post_init__(self) -> None:
         if self.image.ndim != 3 or self.image.shape[2] != 3 or self.image.dtype != np.uint8:
@@ -202,6 +211,18 @@ class Perception:
     @property
     def size(self) -> tuple[int, int]:
         return self.image.shape[1], self.image.shape[0]
+
+    @property
+    def detections(self) -> list[Box]:
+        return self.attire.boxes
+
+    @property
+    def examined(self) -> tuple[str, ...]:
+        return self.attire.examined
+
+    @property
+    def classified(self) -> dict[str, dict[str, float]]:
+        return self.attire.classified
 
     def region(self, name: str) -> Region | None:
         return self.regions.get(name)

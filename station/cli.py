@@ -134,7 +134,8 @@ def cmd_run(args) -> int:
             _write_image(Path(args.evidence_dir) / f"frame_{i + 1:04d}.jpg", draw_evidence(last))
     if last is None:
         raise ValueError(f"source {args.source!r} gave no frames")
-    verdict = aggregate(per_frame)
+    v = config.verdict  # a run shorter than the policy's minimum needs every one of its frames to have judged
+    verdict = aggregate(per_frame, min(v.min_judged_frames, len(per_frame)), v.fail_weight)
     data = {"overall": overall_status(verdict.values()).value, "frames": len(per_frame),
             "checks": {k: r.to_dict() for k, r in verdict.items()}}
     if args.json:

@@ -1,6 +1,8 @@
 """Station and policy config: TOML validated by pydantic, one model per section, unknown keys rejected.
 
-A typo (`[accesories]`, `max_piece = 3`) is an error naming the key, never a silently ignored setting.
+A typo (`[accesories]`, `max_piece = 3`) is an error naming the key, never a silently ignored setting. Each rule's
+section (`[badge]`, `[footwear]`, ...) is defined in the rule's own module in `checks/` and added here by the
+registry.
 """
 from __future__ import annotations
 
@@ -8,11 +10,10 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError, create_model, model_validator
 
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+from checks.base import Section
+from checks.registry import REGISTRY
 
 
 class CameraConfig(Section):
@@ -28,45 +29,29 @@ class FramingConfig(Section):
     min_facing_ratio: float = Field(0.45, ge=0.0, le=2.0)  # shoulder width / torso height below this = turned away
 
 
-class CheckSection(Section):
-    enabled: bool = True
+class VerdictConfig(Section):
+    """How the frames of one check-in become one verdict per rule (`station.pipeline.aggregate`)."""
 
+    frames: int = Field(6, ge=1, le=60)  # good frames collected per check-in (and by `station run`)
+    min_judged_frames: int = Field(3, ge=1, le=60)  # frames that must have judged a rule (pass or fail) to decide it
+    fail_weight: float = Field(2.0, ge=1.0, le=10.0)  # a failing frame's confidence counts this many times a pass's
 
-class UniformConfig(CheckSection):
-    prototypes: str = "calibration/uniform.json"  # written by `station enroll-uniform`; relative to the config file
-    max_distance: float | None = Field(None, gt=0)  # None: the threshold learned at enrolment
-    long_sleeves: bool = True  # the uniform has long sleeves: bare forearms mean rolled cuffs
-    long_trousers: bool = True
-
-
-class BadgeConfig(CheckSection):
-    position: Literal["left_chest", "chest"] = "left_chest"
-    min_score: float = Field(0.35, ge=0.0, le=1.0)  # detector confidence that counts as a badge
-
-
-class FootwearConfig(CheckSection):
-    max_skin_fraction: float = Field(0.35, ge=0.0, le=1.0)  # share of the toe region that may look like bare skin
-    min_score: float = Field(0.3, ge=0.0, le=1.0)  # detector confidence that counts as a shoe (evidence boxes)
-    open_threshold: float = Field(0.5, ge=0.0, le=1.0)  # classifier P(open footwear) from which the check fails
-
-
-class CuffsConfig(CheckSection):
-    max_skin_fraction: float = Field(0.35, ge=0.0, le=1.0)
-
-
-class AccessoriesConfig(CheckSection):
-    max_pieces: int = Field(3, ge=0, le=20)
-    pair_counts_as_one: bool = True  # two earrings are one piece of jewellery
-    min_score: float = Field(0.35, ge=0.0, le=1.0)  # detector confidence that counts as a piece
+    @model_validator(mode="after")
+    def _judged_within_frames(self) -> "VerdictConfig":
+        if self.min_judged_frames > self.frames:
+            raise ValueError(f"min_judged_frames ({self.min_judged_frames}) cannot exceed frames ({self.frames})")
+        return self
 
 
 class DetectorConfig(Section):
     """The attire detector (badge, footwear, jewellery) on onnxruntime."""
 
     model: str = ""  # a manifest (attire.json) beside its .onnx; empty: the model shipped in models/attire/
-    torso_model: str = ""  # the torso tile's detector (tuned for badges); empty: models/attire/torso.json
+    torso_model: str = ""  # the torso tile's own detector; empty: models/attire/torso.json; "none": the default one
     footwear_model: str = ""  # the footwear classifier's manifest; empty: models/footwear/footwear.json
-    conf: float = Field(0.25, ge=0.01, le=1.0)  # boxes below this are dropped before the checks see them
+    cuffs_model: str = ""  # the cuffs classifier's manifest; empty: models/cuffs/cuffs.json; "none": skin decides
+    # boxes below this are dropped before the checks see them; each rule then applies its own operating point
+    conf: float = Field(0.1, ge=0.01, le=1.0)
     threads: int = Field(2, ge=1, le=64)
 
 
@@ -87,23 +72,26 @@ class LogConfig(Section):
     station_name: str = ""
 
 
-class StationConfig(Section):
+class StationSections(Section):
+    """The station's own sections; `StationConfig` adds one section per rule, each from its rule module."""
+
     camera: CameraConfig = CameraConfig()
     framing: FramingConfig = FramingConfig()
+    verdict: VerdictConfig = VerdictConfig()
     detector: DetectorConfig = DetectorConfig()
     identify: IdentifyConfig = IdentifyConfig()
     log: LogConfig = LogConfig()
-    uniform: UniformConfig = UniformConfig()
-    badge: BadgeConfig = BadgeConfig()
-    footwear: FootwearConfig = FootwearConfig()
-    cuffs: CuffsConfig = CuffsConfig()
-    accessories: AccessoriesConfig = AccessoriesConfig()
     # where relative paths in this config are resolved (the config file's folder); not a TOML key
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 
     def resolve(self, path: str | Path) -> Path:
         p = Path(path).expanduser()
         return p if p.is_absolute() else self.base_dir / p
+
+
+StationConfig = create_model(
+    "StationConfig", __base__=StationSections, __doc__="The whole config: the station's sections and one per rule.",
+    **{rule_id: (rule.Policy, Field(default_factory=rule.Policy)) for rule_id, rule in REGISTRY.items()})
 
 
 class ConfigError(ValueError):

@@ -1,30 +1,47 @@
-"""The framing gate: is exactly one person standing shoulders-to-feet in view, facing the camera?
+"""The framing gate: is exactly one person standing head-to-feet in view, facing the camera, in usable light?
 
-Its instruction drives the live guidance. On a photo it never stops the checks: each check judges what it can see.
+Its instruction drives the live guidance. On a photo it never stops the checks (each check judges what it can see),
+but a frame with several people in it, or too dark to see, can never PASS (`station.pipeline.overall_status`).
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from models.perception import Box, Framing, Keypoints
+from models.regions import body_scale
 
 # (code, zh-CN, en) in the order a person should fix them
 _MESSAGES = {
+    "too_dark": ("画面太暗，请打开照明", "Too dark to see: please turn on the light"),
     "no_person": ("请站到摄像头前", "Please stand in front of the camera"),
-    "several_people": ("画面中只能有一人，请其他人离开", "Only one person in view, please"),
+    "body_out_of_view": ("请后退，让全身进入画面", "Step back so your whole body is in view"),
+    "several_people": ("一次只检查一人，请其他人离开画面", "One person at a time: others please step out of view"),
     "head_out_of_view": ("请后退，让头部和肩膀进入画面", "Step back so your head and shoulders are in view"),
     "feet_out_of_view": ("请后退，让双脚进入画面", "Step back so your feet are in view"),
     "not_facing": ("请正面朝向摄像头", "Please face the camera"),
+    "no_colour": ("摄像头画面没有颜色（黑白或红外），请管理员检查摄像头", "The camera shows no colour (grey or infrared): "
+                  "ask the administrator to check the camera"),
 }
+NOT_BLOCKING = ("no_colour",)
 FEET = ("left_ankle", "right_ankle", "left_foot_index", "right_foot_index")  # heels hide behind feet when facing
+MIN_PERSON_SHARE = 0.03  # a person-mask blob smaller than this share of the frame is not a person
+SIDE_BY_SIDE_WIDTH = 2.6  # person mask wider than this many shoulder widths at chest height: someone beside them
+DARK_LUMA = 40  # median brightness (0-255) of the person below which nothing can be judged
+MIN_CHROMA = 4.0  # median colourfulness (Lab chroma) of the whole frame below which the camera shows no colour
 
 
 def assess_framing(pose: Keypoints | None, faces: list[Box], min_visibility: float = 0.5,
-                   min_facing_ratio: float = 0.45) -> Framing:
-    people = max(len(faces), 1 if pose is not None else 0)
+                   min_facing_ratio: float = 0.45, person_mask: np.ndarray | None = None,
+                   mirrored: bool = False, image: np.ndarray | None = None) -> Framing:
+    people = count_people(pose, faces, person_mask)
     issues: list[str] = []
+    if image is not None:
+        issues += light_issues(image, person_mask)
     if pose is None:
-        issues.append("no_person")
+        # MediaPipe finds a body from its face: a body without a head in view gives no pose, and so does a face
+        # too close to the camera for a body to show
+        issues.append("no_person" if not people else "body_out_of_view" if faces else "head_out_of_view")
     else:
         if people > 1:
             issues.append("several_people")
@@ -34,20 +51,68 @@ def assess_framing(pose: Keypoints | None, faces: list[Box], min_visibility: flo
             issues.append("head_out_of_view")
         if not all(pose.visible(n, min_visibility, margin) for n in FEET):
             issues.append("feet_out_of_view")
-        if all(vis[1:]) and not _facing(pose, min_facing_ratio):
+        if all(vis[1:]) and not _facing(pose, min_facing_ratio, mirrored):
             issues.append("not_facing")
+    if pose is None and people > 1:
+        issues.append("several_people")
+    issues.sort(key=list(_MESSAGES).index)
     if not issues:
         return Framing(True, people)
     zh, en = _MESSAGES[issues[0]]
-    return Framing(False, people, zh, en, tuple(issues))
+    # a grey camera still frames a person: the session goes on and the colour rules answer unknown, saying why
+    return Framing(all(i in NOT_BLOCKING for i in issues), people, zh, en, tuple(issues))
 
 
-def _facing(pose: Keypoints, min_ratio: float) -> bool:
+def count_people(pose: Keypoints | None, faces: list[Box], person_mask: np.ndarray | None) -> int:
+    """People in view, from every source that can see one: faces, the person mask's separate blobs, and a mask much
+    wider than the posed person at chest height (two people standing close merge into one blob)."""
+    if person_mask is None:
+        return max(len(faces), 1 if pose is not None else 0)
+    h, w = person_mask.shape
+    binary = (person_mask > 0.5).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    blobs = int(((areas >= MIN_PERSON_SHARE * h * w) & (areas >= 0.25 * areas.max(initial=0))).sum())
+    people = max(len(faces), blobs, 1 if pose is not None else 0)
+    if pose is not None and pose.visible("left_shoulder") and pose.visible("right_shoulder"):
+        s = body_scale(pose)
+        chest = (pose.point("left_shoulder") + pose.point("right_shoulder")) / 2
+        y = int(np.clip(chest[1] + 0.4 * s, 0, h - 1))
+        row = binary[y]
+        x = int(np.clip(chest[0], 0, w - 1))
+        if row[x]:  # the run of person pixels through the chest, left and right of it
+            left = x - int(np.argmin(row[x::-1])) if not row[x::-1].all() else 0
+            right = x + int(np.argmin(row[x:])) if not row[x:].all() else w
+            if right - left > SIDE_BY_SIDE_WIDTH * s and blobs < 2 and len(faces) < 2:
+                people = max(people, 2)
+    return people
+
+
+def light_issues(image: np.ndarray, person_mask: np.ndarray | None) -> list[str]:
+    """Whether the frame is too dark to judge, or carries no colour (a grey or infrared camera): skin, uniform colour
+    and the footwear classifier read colour, and a grey frame would pass bare feet as closed shoes."""
+    small = cv2.resize(image, (64, 64 * image.shape[0] // max(image.shape[1], 1) or 1), interpolation=cv2.INTER_AREA)
+    lab = cv2.cvtColor(small, cv2.COLOR_BGR2LAB).astype(np.float32)
+    chroma = np.hypot(lab[..., 1] - 128, lab[..., 2] - 128)
+    luma = lab[..., 0]
+    if person_mask is not None:
+        m = cv2.resize(person_mask, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_AREA) > 0.5
+        if m.sum() >= 20:
+            luma = luma[m]
+    issues = []
+    if float(np.median(luma)) < DARK_LUMA:
+        issues.append("too_dark")
+    if float(np.percentile(chroma, 90)) < MIN_CHROMA:
+        issues.append("no_colour")
+    return issues
+
+
+def _facing(pose: Keypoints, min_ratio: float, mirrored: bool = False) -> bool:
     ls, rs = pose.point("left_shoulder"), pose.point("right_shoulder")
     lh, rh = pose.point("left_hip"), pose.point("right_hip")
-    # the person's own left shoulder is on the image's right when they face the camera (sides already corrected
-    # for a mirrored camera); a back turned to the camera swaps them
-    if ls[0] <= rs[0]:
+    # the person's own left shoulder is on the image's right when they face the camera, and on the image's left in
+    # a mirrored (selfie) image; a back turned to the camera swaps them
+    if (ls[0] <= rs[0]) != mirrored:
         return False
     torso_h = float(np.hypot(*((ls + rs) / 2 - (lh + rh) / 2)))
     shoulder_w = float(np.hypot(*(ls - rs)))

@@ -32,8 +32,10 @@ def read_image(path: str | Path) -> np.ndarray:
             if min(w, h) < MIN_SIDE:
                 raise ImageError(f"{path}: image too small ({w}x{h}; at least {MIN_SIDE} px a side)")
             im.load()  # decodes everything: a truncated JPEG raises here instead of coming back half grey
-            im = ImageOps.exif_transpose(im).convert("RGB")
-            rgb = np.asarray(im)
+            im = ImageOps.exif_transpose(im)
+            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                im = _flatten_alpha(im, path)
+            rgb = np.asarray(im.convert("RGB"))
     except ImageError:
         raise
     except UnidentifiedImageError:
@@ -41,6 +43,16 @@ def read_image(path: str | Path) -> np.ndarray:
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{path}: corrupt or truncated image ({exc})") from None
     return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+def _flatten_alpha(im: Image.Image, path: Path) -> Image.Image:
+    """What the photo shows: transparent pixels are not there, so they become plain grey, never their hidden colour."""
+    rgba = im.convert("RGBA")
+    alpha = rgba.getchannel("A")
+    if alpha.getextrema()[1] == 0:
+        raise ImageError(f"{path}: the image is fully transparent (nothing to judge)")
+    background = Image.new("RGBA", rgba.size, (114, 114, 114, 255))
+    return Image.alpha_composite(background, rgba)
 
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}

@@ -28,14 +28,14 @@ RETENTION_EVERY_S = 6 * 3600  # the evidence purge runs at start and then this o
 class LiveStation:
     def __init__(self, config: StationConfig, store: Store | None, source: str | Callable[[], Iterator[np.ndarray]],
                  pipeline: Pipeline | None = None, badge_reader: BadgeReader | None = None,
-                 timing: SessionTiming = SessionTiming(), clock: Callable[[], float] = time.monotonic) -> None:
+                 timing: SessionTiming | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.config, self.store = config, store
         self._open = source if callable(source) else lambda: open_source(
             source, config.camera.device, config.camera.width, config.camera.height, repeat=10**9,
             fps=config.camera.fps)
         self.pipeline = pipeline or Pipeline(config, tracking=True)
         self.badge_reader = badge_reader
-        self.session = CheckInSession(timing, self._record, clock)
+        self.session = CheckInSession(timing or SessionTiming.from_config(config), self._record, clock)
         self.recorded: list[int] = []  # record ids written by this station since start
         self.errors: list[str] = []
         self.frames_judged = 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -29,24 +29,33 @@ class FrameResult:
 
     @property
     def overall(self) -> Status:
-        return overall_status(self.results.values())
+        return overall_status(self.results.values(), self.perception.framing)
 
     def to_dict(self) -> dict:
+        """JSON of the verdict; evidence coordinates are in the input's own pixels (the frame judged may have been
+        shrunk: `scale` says by how much)."""
         f = self.perception.framing
         return {
             "overall": self.overall.value,
             "framing": {"ok": f.ok, "people": f.people, "issues": list(f.issues),
                         "instruction_zh": f.instruction_zh, "instruction_en": f.instruction_en},
-            "checks": {k: r.to_dict() for k, r in self.results.items()},
+            "checks": {k: r.to_dict(1.0 / self.scale) for k, r in self.results.items()},
+            "scale": round(self.scale, 6),
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
         }
 
 
-def overall_status(results) -> Status:
-    """FAIL if any rule fails; PASS only when every rule passed; otherwise UNKNOWN (judge again)."""
+NEVER_PASS = ("several_people", "too_dark", "no_person")  # a frame like this can never mean "seen and compliant"
+
+
+def overall_status(results, framing=None) -> Status:
+    """FAIL if any rule fails; PASS only when every rule passed and the frame showed one person in usable light;
+    otherwise UNKNOWN (judge again)."""
     statuses = [r.status for r in results]
     if Status.FAIL in statuses:
         return Status.FAIL
+    if framing is not None and any(i in NEVER_PASS for i in framing.issues):
+        return Status.UNKNOWN
     if statuses and all(s == Status.PASS for s in statuses):
         return Status.PASS
     return Status.UNKNOWN
@@ -62,23 +71,25 @@ class Models:
 
     @classmethod
     def load(cls, tracking: bool = False, config: StationConfig | None = None) -> "Models":
-        from models.detector import FOOTWEAR_DIR, MODEL_DIR, OnnxClassifier, OnnxDetector
+        from models.detector import MODELS_DIR, OnnxClassifier, OnnxDetector
         from models.detector import AttireDetector as OnnxAttireDetector
         from models.mediapipe_models import MediaPipeFaces, MediaPipePose, MediaPipeSegmenter
         from models.skin import SkinModel
 
-        cfg = (config or StationConfig()).detector
-        manifest = config.resolve(cfg.model) if config is not None and cfg.model else MODEL_DIR / "attire.json"
-        detector = OnnxDetector(manifest, conf=cfg.conf, threads=cfg.threads)
-        torso_manifest = config.resolve(cfg.torso_model) if config is not None and cfg.torso_model \
-            else MODEL_DIR / "torso.json"
-        per_part = {"torso": OnnxDetector(torso_manifest, conf=cfg.conf, threads=cfg.threads)}
-        footwear_manifest = config.resolve(cfg.footwear_model) if config is not None and cfg.footwear_model \
-            else FOOTWEAR_DIR / "footwear.json"
-        footwear = OnnxClassifier(footwear_manifest, threads=cfg.threads)
-        min_visibility = config.framing.min_visibility if config is not None else 0.5
+        config = config or StationConfig()
+        cfg = config.detector
+
+        def manifest(key: str, default: str):
+            name = getattr(cfg, key)
+            return config.resolve(name) if name else MODELS_DIR / default
+
+        detector = OnnxDetector(manifest("model", "attire/attire.json"), conf=cfg.conf, threads=cfg.threads)
+        per_part = {"torso": OnnxDetector(manifest("torso_model", "attire/torso.json"), conf=cfg.conf,
+                                          threads=cfg.threads)} if cfg.torso_model != "none" else {}
+        classifiers = {name: OnnxClassifier(manifest(f"{name}_model", f"{name}/{name}.json"), cfg.threads)
+                       for name in ("footwear", "cuffs") if getattr(cfg, f"{name}_model") != "none"}
         return cls(MediaPipePose(tracking=tracking), MediaPipeSegmenter(), MediaPipeFaces(), SkinModel.load(),
-                   OnnxAttireDetector(detector, footwear, min_visibility, per_part))
+                   OnnxAttireDetector(detector, classifiers, config.framing.min_visibility, per_part))
 
 
 @dataclass
@@ -147,15 +158,15 @@ class Pipeline:
                 person_mask[:, crop_x[1]:] = 0
         with timer("regions"):
             regions = build_regions(pose, cfg.framing.min_visibility) if pose is not None else {}
-            framing = assess_framing(pose, faces, cfg.framing.min_visibility, cfg.framing.min_facing_ratio)
+            framing = assess_framing(pose, faces, cfg.framing.min_visibility, cfg.framing.min_facing_ratio,
+                                     person_mask, cfg.camera.mirrored, image)
         with timer("skin"):
             skin = self.models.skin.adapted_probability(image, face_skin_pixels(image, target))
-        found = AttireFindings([], (), {})
+        found = AttireFindings()
         if self.models.attire is not None:
             with timer("attire"):
                 found = self.models.attire.detect(image, pose)
-        return Perception(image, pose, person_mask, faces, regions, framing, skin, found.boxes, found.examined,
-                          found.classified)
+        return Perception(image, pose, person_mask, faces, regions, framing, skin, found)
 
     def run(self, image: np.ndarray) -> FrameResult:
         timer = StageTimer()
@@ -174,18 +185,22 @@ class Pipeline:
         results = {}
         for check in self.checks:
             with timer(f"check.{check.id}"):
-                results[check.id] = check.run(perception)
+                results[check.id] = check.judge(perception)
         timer.timings["total"] = (time.perf_counter() - t0) * 1000
         return FrameResult(perception, results, timer.timings, scale)
 
 
-def aggregate(frames: list[dict[str, CheckResult]]) -> dict[str, CheckResult]:
-    """One verdict per check from the per-frame results of one session.
+def aggregate(frames: list[dict[str, CheckResult]], min_judged: int = 3,
+              fail_weight: float = 2.0) -> dict[str, CheckResult]:
+    """One verdict per rule from the per-frame results of one session, decided as a strict check would.
 
-    Pass and fail votes are weighted by their confidence; unknown frames do not vote, so a few frames where the
-    feet were hidden cannot outvote the frames that saw them. No votes at all gives unknown; a tie gives unknown.
-    The returned result is the most confident frame of the winning side (its reason and evidence), with the score
-    replaced by the winning side's share of the vote.
+    - A rule is decided only from frames that judged it (pass or fail); with fewer than `min_judged` of them it is
+      `unknown` ("seen in 1 of 6 frames"), however confident that one frame was.
+    - Votes are weighted by confidence, a fail's `fail_weight` times a pass's: two confident fails outweigh four
+      weak passes, while one stray weak fail among many confident passes does not.
+    - PASS needs `min_judged` passing frames as well as the majority.
+    The result is the most confident frame of the deciding side (its reason and evidence) with the score replaced
+    by that side's share of the weighted vote; `votes` keeps the counts (pass, fail, unknown) for the record.
     """
     by_check: dict[str, list[CheckResult]] = defaultdict(list)
     for frame in frames:
@@ -193,19 +208,29 @@ def aggregate(frames: list[dict[str, CheckResult]]) -> dict[str, CheckResult]:
             by_check[check_id].append(result)
     out = {}
     for check_id, results in by_check.items():
-        weight = {Status.PASS: 0.0, Status.FAIL: 0.0}
-        for r in results:
-            if r.status in weight:
-                weight[r.status] += max(r.score, 1e-3)
-        total = weight[Status.PASS] + weight[Status.FAIL]
-        if total == 0 or weight[Status.PASS] == weight[Status.FAIL]:
+        votes = {s.value: sum(r.status == s for r in results) for s in Status}
+        passes = [r for r in results if r.status == Status.PASS]
+        fails = [r for r in results if r.status == Status.FAIL]
+        w_pass = sum(max(r.score, 1e-3) for r in passes)
+        w_fail = fail_weight * sum(max(r.score, 1e-3) for r in fails)
+        if len(passes) + len(fails) < min_judged:
             best = max(results, key=lambda r: r.score)
-            reason = (best.reason_zh, best.reason_en) if total == 0 else (
-                "多帧结果不一致，请重新检查", "Frames disagree; please check again")
-            out[check_id] = CheckResult(check_id, Status.UNKNOWN, 0.0, *reason, best.evidence, best.measurements)
-            continue
-        winner = Status.PASS if weight[Status.PASS] > weight[Status.FAIL] else Status.FAIL
-        best = max((r for r in results if r.status == winner), key=lambda r: r.score)
-        out[check_id] = CheckResult(check_id, winner, weight[winner] / total, best.reason_zh, best.reason_en,
-                                    best.evidence, best.measurements)
+            judged = len(passes) + len(fails)
+            if judged == 0:
+                zh, en = best.reason_zh, best.reason_en
+            else:
+                zh = f"只有 {judged}/{len(results)} 帧能判断（至少需要 {min_judged} 帧），请保持站姿再检查一次"
+                en = (f"Judged in only {judged} of {len(results)} frames (at least {min_judged} needed): "
+                      "hold still and check again")
+            out[check_id] = replace(best, status=Status.UNKNOWN, score=0.0, reason_zh=zh, reason_en=en, votes=votes)
+        elif w_fail >= w_pass:
+            best = max(fails, key=lambda r: r.score)
+            out[check_id] = replace(best, score=w_fail / (w_fail + w_pass), votes=votes)
+        elif len(passes) >= min_judged:
+            best = max(passes, key=lambda r: r.score)
+            out[check_id] = replace(best, score=w_pass / (w_fail + w_pass), votes=votes)
+        else:
+            best = max(passes, key=lambda r: r.score)
+            out[check_id] = replace(best, status=Status.UNKNOWN, score=0.0, reason_zh="多帧结果不一致，请重新检查",
+                                    reason_en="Frames disagree: please check again", votes=votes)
     return out

@@ -30,10 +30,17 @@ class Phase(str, Enum):
 @dataclass(frozen=True)
 class SessionTiming:
     frames_needed: int = 6
+    min_judged: int = 3  # frames that must have judged a rule for its verdict (station.pipeline.aggregate)
+    fail_weight: float = 2.0  # a failing frame's confidence counts this many times a passing one's
     give_up_s: float = 60.0  # framing or collecting with no progress this long: back to idle, nothing recorded
     nobody_s: float = 5.0  # nobody in view this long during a session: back to idle
     verdict_s: float = 8.0  # how long the verdict stays on screen
     cooldown_s: float = 3.0  # before the next person is taken
+
+    @classmethod
+    def from_config(cls, config) -> "SessionTiming":
+        v = config.verdict
+        return cls(frames_needed=v.frames, min_judged=v.min_judged_frames, fail_weight=v.fail_weight)
 
 
 @dataclass
@@ -163,7 +170,7 @@ class CheckInSession:
         if self.phase != Phase.COLLECTING or self.technician is None \
                 or len(self.frames) < self.timing.frames_needed:
             return
-        results = aggregate(self.frames)
+        results = aggregate(self.frames, self.timing.min_judged, self.timing.fail_weight)
         self.verdict = Verdict(self.technician, overall_status(results.values()).value, results, len(self.frames),
                                self.identified_by)
         self._enter(Phase.VERDICT)

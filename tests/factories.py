@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.crops import attire_crops
+from models.crops import attire_crops, foot_crops
 from models.perception import POSE_NAMES, AttireFindings, Box, Keypoints, Perception
 from models.regions import build_regions
 from station.config import StationConfig
@@ -39,7 +39,9 @@ def make_keypoints(overrides: dict[str, tuple[float, float]] | None = None, hidd
 def make_perception(image: np.ndarray | None = None, keypoints: Keypoints | None = None, skin: np.ndarray | None = None,
                     person_mask: np.ndarray | None = None, faces: list[Box] | None = None,
                     detections: list[Box] | None = None, examined: tuple[str, ...] | None = None,
-                    classified: dict[str, dict[str, float]] | None = None) -> Perception:
+                    classified: dict[str, dict[str, float]] | None = None,
+                    operating_points: dict[str, float] | None = None,
+                    extra_tiles: dict[str, Box] | None = None) -> Perception:
     """A perception as the pipeline builds it; by default the attire detector examined every part in view."""
     image = np.full((H, W, 3), 90, np.uint8) if image is None else image
     h, w = image.shape[:2]
@@ -50,9 +52,25 @@ def make_perception(image: np.ndarray | None = None, keypoints: Keypoints | None
         person_mask=np.ones((h, w), np.float32) if person_mask is None else person_mask,
         faces=faces, regions=build_regions(kp) if kp is not None else {},
         framing=assess_framing(kp, faces), skin=np.zeros((h, w), np.float32) if skin is None else skin,
-        detections=detections or [],
-        examined=tuple(c.part for c in attire_crops(kp)) if examined is None and kp is not None else (examined or ()),
-        classified=classified or {})
+        attire=AttireFindings(detections or [], {**(tiles_of(kp) if examined is None else
+                                                    {part: Box(0, 0, 100, 100, label=part) for part in examined}),
+                                                 **(extra_tiles or {})}, classified or {}, operating_points or {}))
+
+
+def tiles_of(kp: Keypoints | None) -> dict[str, Box]:
+    """The tiles the attire models look at for this pose, as the real detector reports them."""
+    if kp is None:
+        return {}
+    return {c.part: c.box for c in attire_crops(kp) + foot_crops(kp)}
+
+
+def make_frame(seed: int = 0, h: int = H, w: int = W) -> np.ndarray:
+    """A camera frame for fake models: smooth colour (a real camera never sends flat grey), mid brightness."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    small = rng.integers(40, 170, (9, 16, 3)).astype(np.uint8)  # below FakeSkin's red: no skin
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def paint(mask_like: np.ndarray, region, value: float) -> np.ndarray:
@@ -77,8 +95,13 @@ class FakePose:
 
 
 class FakeSegmenter:
+    """One standing person in the middle fifth of the frame (where the factories' keypoints put them)."""
+
     def segment(self, image):
-        return np.ones(image.shape[:2], np.float32)
+        h, w = image.shape[:2]
+        mask = np.zeros((h, w), np.float32)
+        mask[int(0.05 * h): int(0.97 * h), int(0.40 * w): int(0.60 * w)] = 1.0
+        return mask
 
 
 class FakeFaces:
@@ -103,9 +126,7 @@ class FakeAttire:
         self.boxes, self.classified = boxes or [], classified or {}
 
     def detect(self, image, pose):
-        if pose is None:
-            return AttireFindings([], (), {})
-        return AttireFindings(list(self.boxes), tuple(c.part for c in attire_crops(pose)), dict(self.classified))
+        return AttireFindings(list(self.boxes), tiles_of(pose), dict(self.classified) if pose is not None else {})
 
 
 def fake_models(keypoints: Keypoints | None = None, faces: list[Box] | None = None,

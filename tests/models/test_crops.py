@@ -2,7 +2,7 @@
 import numpy as np
 from factories import H, W, make_keypoints
 
-from models.crops import PAD_VALUE, Crop, attire_crops
+from models.crops import PAD_VALUE, Crop, attire_crops, foot_crops
 from models.perception import Box
 from models.regions import body_scale
 
@@ -11,12 +11,14 @@ FEET = ("left_ankle", "right_ankle", "left_heel", "right_heel", "left_foot_index
 
 def test_every_part_in_view_gets_a_tile_sized_by_the_body():
     kp = make_keypoints()
-    crops = {c.part: c for c in attire_crops(kp)}
-    assert set(crops) == {"torso", "head", "hand_left", "hand_right", "feet"}
+    crops = {c.part: c for c in attire_crops(kp) + foot_crops(kp)}
+    assert set(crops) == {"torso", "head", "hand_left", "hand_right", "foot_left", "foot_right"}
     s = body_scale(kp)
-    assert crops["torso"].side >= s and crops["hand_left"].side >= 0.7 * s
-    # the torso tile holds both shoulders; the feet tile both ankles
-    for part, names in (("torso", ("left_shoulder", "right_shoulder")), ("feet", ("left_ankle", "right_ankle"))):
+    assert crops["torso"].side >= s and crops["hand_left"].side >= 0.7 * s and crops["foot_left"].side >= 0.7 * s
+    # the torso tile holds both shoulders; each foot's tile its ankle and toes
+    for part, names in (("torso", ("left_shoulder", "right_shoulder")), ("foot_left", ("left_ankle",
+                                                                                     "left_foot_index")),
+                        ("foot_right", ("right_ankle", "right_foot_index"))):
         c = crops[part]
         for n in names:
             x, y = kp.point(n)
@@ -24,8 +26,8 @@ def test_every_part_in_view_gets_a_tile_sized_by_the_body():
 
 
 def test_hidden_feet_get_no_tile():
-    parts = {c.part for c in attire_crops(make_keypoints(hidden=FEET))}
-    assert "feet" not in parts and "torso" in parts
+    kp = make_keypoints(hidden=FEET)
+    assert foot_crops(kp) == [] and "torso" in {c.part for c in attire_crops(kp)}
 
 
 def test_cut_pads_outside_the_frame_and_maps_boxes_both_ways():

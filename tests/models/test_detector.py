@@ -78,7 +78,7 @@ def test_shipped_model_runs_on_a_tile():
 class TileDetector:
     """Stands in for an OnnxDetector: every tile gets the same boxes (tile pixels); records the batch sizes."""
 
-    def __init__(self, boxes, classes=("badge", "shoe", "ring")):
+    def __init__(self, boxes, classes=("badge", "necklace", "ring")):
         self.boxes, self.batches = boxes, []
         self.manifest = Manifest(MODEL_DIR / "x.onnx", classes, 160, "")
 
@@ -100,10 +100,10 @@ def test_attire_detector_routes_parts_and_keeps_each_tiles_own_classes():
     torso = TileDetector([Box(70, 70, 90, 90, 0.7, "badge")])
     found = AttireDetector(general, per_part={"torso": torso}).detect(np.zeros((720, 1280, 3), np.uint8),
                                                                        make_keypoints())
-    assert torso.batches == [1] and general.batches == [4]  # head, both hands, feet in one batch
+    assert torso.batches == [1] and general.batches == [3]  # head and both hands in one batch
     badges = [b for b in found.boxes if b.label == "badge"]
     assert len(badges) == 1 and badges[0].score == 0.7  # a badge comes from the torso tile only
     assert sum(b.label == "ring" for b in found.boxes) == 2  # one per hand tile
-    assert set(found.examined) == {"torso", "head", "hand_left", "hand_right", "feet"}
+    assert set(found.examined) == {"torso", "head", "hand_left", "hand_right"}  # no footwear classifier here
     with pytest.raises(ModelFileError, match="classes"):
         AttireDetector(general, per_part={"torso": TileDetector([], ("badge",))})

@@ -1,3 +1,4 @@
+"""A session's frames -> one verdict per rule, decided as a strict check would."""
 from checks.base import CheckResult, Status
 from station.pipeline import aggregate, overall_status
 
@@ -6,25 +7,40 @@ def r(status, score, check="footwear"):
     return CheckResult(check, Status(status), score, "原因", f"reason {status} {score}")
 
 
-def test_confident_votes_win_and_unknowns_do_not_vote():
-    frames = [{"footwear": r("unknown", 0.0)}] * 5 + [{"footwear": r("fail", 0.9)}, {"footwear": r("pass", 0.5)}]
+def test_a_rule_seen_in_too_few_frames_is_unknown_however_confident():
+    frames = [{"footwear": r("unknown", 0.0)}] * 5 + [{"footwear": r("pass", 0.05)}]
     out = aggregate(frames)["footwear"]
-    assert out.status == Status.FAIL
-    assert abs(out.score - 0.9 / 1.4) < 1e-6
-    assert out.reason_en == "reason fail 0.9"  # the most confident frame of the winning side
+    assert out.status == Status.UNKNOWN and "1 of 6" in out.reason_en
+    assert out.votes == {"pass": 1, "fail": 0, "unknown": 5}
+    assert aggregate(frames, min_judged=1)["footwear"].status == Status.PASS
 
 
-def test_all_unknown_stays_unknown_and_ties_are_unknown():
-    assert aggregate([{"badge": r("unknown", 0.0, "badge")}] * 3)["badge"].status == Status.UNKNOWN
-    tie = aggregate([{"badge": r("pass", 0.6, "badge")}, {"badge": r("fail", 0.6, "badge")}])["badge"]
-    assert tie.status == Status.UNKNOWN and "again" in tie.reason_en
+def test_confident_fails_outweigh_weak_passes():
+    frames = [{"footwear": r("fail", 0.9)}] * 2 + [{"footwear": r("pass", 0.5)}] * 4
+    out = aggregate(frames)["footwear"]
+    assert out.status == Status.FAIL and out.reason_en == "reason fail 0.9"
+    assert abs(out.score - 3.6 / 5.6) < 1e-6 and out.votes == {"pass": 4, "fail": 2, "unknown": 0}
+    assert aggregate(frames, fail_weight=1.0)["footwear"].status == Status.PASS  # the old, lenient vote
 
 
-def test_each_check_is_aggregated_separately():
+def test_one_stray_weak_fail_does_not_sink_confident_passes():
+    frames = [{"badge": r("pass", 0.9, "badge")}] * 5 + [{"badge": r("fail", 0.4, "badge")}]
+    out = aggregate(frames)["badge"]
+    assert out.status == Status.PASS and out.votes["fail"] == 1
+
+
+def test_all_unknown_keeps_the_frames_reason():
+    out = aggregate([{"badge": CheckResult("badge", Status.UNKNOWN, 0.0, "看不到", "Chest not in view")}] * 3)
+    assert out["badge"].status == Status.UNKNOWN and out["badge"].reason_en == "Chest not in view"
+
+
+def test_each_check_is_aggregated_separately_and_votes_reach_the_record():
     frames = [{"badge": r("pass", 0.8, "badge"), "footwear": r("fail", 0.7)},
-              {"badge": r("pass", 0.6, "badge"), "footwear": r("fail", 0.6)}]
-    out = aggregate(frames)
+              {"badge": r("pass", 0.6, "badge"), "footwear": r("fail", 0.6)},
+              {"badge": r("pass", 0.7, "badge"), "footwear": r("unknown", 0.0)}]
+    out = aggregate(frames, min_judged=2)
     assert out["badge"].status == Status.PASS and out["footwear"].status == Status.FAIL
+    assert out["footwear"].to_dict()["votes"] == {"pass": 0, "fail": 2, "unknown": 1}
 
 
 def test_overall_status():

@@ -31,3 +31,48 @@ def test_back_to_the_camera_or_sideways_is_not_facing():
     assert "not_facing" in assess_framing(back, [FACE]).issues
     side = make_keypoints({"left_shoulder": (650, 160), "right_shoulder": (630, 160)})
     assert "not_facing" in assess_framing(side, [FACE]).issues
+
+
+def person_mask(*columns: tuple[int, int]) -> "np.ndarray":
+    """A 720x1280 person mask with one standing figure per (x1, x2) column range."""
+    import numpy as np
+
+    mask = np.zeros((720, 1280), np.float32)
+    for x1, x2 in columns:
+        mask[40:700, x1:x2] = 1.0
+    return mask
+
+
+def test_a_mirrored_camera_still_faces_and_a_turned_back_still_does_not():
+    mirrored = make_keypoints().mirrored()  # what the pipeline hands on for a selfie-style camera
+    assert assess_framing(mirrored, [FACE], mirrored=True).ok
+    assert "not_facing" in assess_framing(mirrored, [FACE], mirrored=False).issues
+    assert "not_facing" in assess_framing(make_keypoints(), [FACE], mirrored=True).issues
+
+
+def test_people_are_counted_from_the_person_mask_not_only_from_faces():
+    one = assess_framing(make_keypoints(), [FACE], person_mask=person_mask((540, 740)))
+    assert one.ok and one.people == 1
+    apart = assess_framing(make_keypoints(), [FACE], person_mask=person_mask((540, 740), (900, 1100)))
+    assert apart.people == 2 and apart.issues[0] == "several_people" and "One person" in apart.instruction_en
+    # side by side, touching: one blob, but far wider at the chest than one person
+    close = assess_framing(make_keypoints(), [FACE], person_mask=person_mask((540, 1000)))
+    assert close.people == 2 and "several_people" in close.issues
+
+
+def test_a_body_without_a_head_asks_to_step_back_for_the_head():
+    headless = assess_framing(None, [], person_mask=person_mask((540, 740)))
+    assert headless.issues == ("head_out_of_view",) and "head" in headless.instruction_en
+    face_only = assess_framing(None, [FACE])
+    assert face_only.issues == ("body_out_of_view",) and "whole body" in face_only.instruction_en
+
+
+def test_dark_and_colourless_frames_are_named():
+    import numpy as np
+
+    grey = np.full((720, 1280, 3), 128, np.uint8)
+    f = assess_framing(make_keypoints(), [FACE], image=grey)
+    assert f.ok and f.issues == ("no_colour",)  # a grey camera still frames: the colour rules say unknown
+    dark = np.full((720, 1280, 3), (10, 20, 30), np.uint8)
+    f = assess_framing(make_keypoints(), [FACE], image=dark)
+    assert not f.ok and f.issues[0] == "too_dark" and "light" in f.instruction_en

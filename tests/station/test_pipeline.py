@@ -1,23 +1,22 @@
 """The pipeline's data flow with fake models: frame -> perception (with the attire stage) -> checks -> verdict."""
-import numpy as np
-from factories import FakeAttire, H, W, config, fake_models
+from factories import FakeAttire, config, fake_models, make_frame
 
 from checks.base import Status
 from models.perception import Box
 from station.cli import main
 from station.pipeline import Pipeline
 
-FRAME = np.full((H, W, 3), 90, np.uint8)
+FRAME = make_frame()
 
 
 def test_attire_findings_reach_the_checks_and_are_timed():
     badge = Box(663, 197, 687, 233, 0.9, "badge")  # the wearer's left chest in the factory pose
-    shoes = [Box(600, 650, 640, 700, 0.8, "shoe"), Box(650, 650, 690, 700, 0.8, "shoe")]
-    attire = FakeAttire([badge, *shoes], {"feet": {"closed": 0.9, "open": 0.1}})
+    closed = {"closed": 0.9, "open": 0.1, "unseen": 0.0}
+    attire = FakeAttire([badge], {"foot_left": closed, "foot_right": closed})
     frame = Pipeline(config(), fake_models(attire=attire)).run(FRAME)
     assert frame.results["badge"].status == Status.PASS
     assert frame.results["footwear"].status == Status.PASS
-    assert "feet" in frame.perception.examined and "attire" in frame.timings_ms
+    assert "foot_left" in frame.perception.examined and "attire" in frame.timings_ms
     assert frame.to_dict()["checks"]["badge"]["evidence"][0]["label"] == "badge"
 
 
