@@ -18,10 +18,11 @@ NEEDED = {"head": ("头颈部", "head and neck"), "hand_left": ("左手", "left 
 class AccessoriesPolicy(CheckSection):
     """[accessories] in the station config."""
 
-    max_pieces: int = Field(3, ge=0, le=20)
-    pair_counts_as_one: bool = True  # two earrings are one piece of jewellery
-    # detector confidence that counts as a piece; None: the operating point in the detector's manifest
-    min_score: float | None = Field(None, ge=0.0, le=1.0)
+    max_pieces: int = Field(3, ge=0, le=20, description="the most pieces of jewellery allowed")
+    pair_counts_as_one: bool = Field(True, description="two earrings count as one piece")
+    min_score: float | None = Field(None, ge=0.0, le=1.0, description="detector confidence that counts as a piece; "
+                                                                      "empty: the operating point in the "
+                                                                      "detector's manifest")
 
 
 class AccessoriesCheck(Check):

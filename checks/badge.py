@@ -55,9 +55,12 @@ def where_found(p: Perception, point: tuple[float, float]) -> tuple[str, str]:
 class BadgePolicy(CheckSection):
     """[badge] in the station config."""
 
-    position: Literal["left_chest", "chest"] = "left_chest"
-    # detector confidence that counts as a badge; None: the operating point in the detector's manifest
-    min_score: float | None = Field(None, ge=0.0, le=1.0)
+    position: Literal["left_chest", "chest"] = Field("left_chest", description="left_chest: the badge on the "
+                                                                               "wearer's left chest; chest: anywhere "
+                                                                               "on the chest (a lanyard)")
+    min_score: float | None = Field(None, ge=0.0, le=1.0, description="detector confidence that counts as a badge; "
+                                                                      "empty: the operating point in the "
+                                                                      "detector's manifest")
 
 
 class BadgeCheck(Check):

@@ -6,7 +6,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from models.perception import Box, Perception, Region
 
@@ -23,7 +23,7 @@ class Section(BaseModel):
 class CheckSection(Section):
     """A rule's policy section, `[<rule id>]` in the station config; a rule module subclasses it for its keys."""
 
-    enabled: bool = True
+    enabled: bool = Field(True, description="whether this rule is checked at this site")
 
 
 class Status(str, Enum):

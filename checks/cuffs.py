@@ -26,7 +26,9 @@ DEFAULTS = {"up": 0.5, "min_tile_px": 20.0}
 class CuffsPolicy(CheckSection):
     """[cuffs] in the station config."""
 
-    max_skin_fraction: float = Field(0.35, ge=0.0, le=1.0)
+    max_skin_fraction: float = Field(0.35, ge=0.0, le=1.0, description="without the cuffs classifier: share of a "
+                                                                       "lower forearm or shin that may look like "
+                                                                       "bare skin")
 
 
 class CuffsCheck(Check):

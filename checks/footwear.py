@@ -21,9 +21,11 @@ DEFAULTS = {"open": 0.5, "unseen": 0.5, "min_tile_px": 24.0}  # when the classif
 class FootwearPolicy(CheckSection):
     """[footwear] in the station config."""
 
-    max_skin_fraction: float = Field(0.35, ge=0.0, le=1.0)  # share of the toe region that may look like bare skin
-    # classifier P(open footwear) from which a foot fails; None: the operating point in the classifier's manifest
-    open_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    max_skin_fraction: float = Field(0.35, ge=0.0, le=1.0, description="share of the front of a foot that may "
+                                                                       "look like bare skin before it fails")
+    open_threshold: float | None = Field(None, ge=0.0, le=1.0, description="classifier P(open footwear) from which "
+                                                                           "a foot fails; empty: the operating point "
+                                                                           "in the classifier's manifest")
 
 
 class FootwearCheck(Check):

@@ -120,10 +120,14 @@ class UniformPrototypes:
 class UniformPolicy(CheckSection):
     """[uniform] in the station config."""
 
-    prototypes: str = "calibration/uniform.json"  # written by `station enroll-uniform`; relative to the config file
-    max_distance: float | None = Field(None, gt=0)  # None: the threshold learned at enrolment
-    long_sleeves: bool = True  # the uniform has long sleeves: bare forearms mean rolled cuffs
-    long_trousers: bool = True
+    prototypes: str = Field("calibration/uniform.json", description="the enrolment written by `station "
+                                                                    "enroll-uniform`, relative to the config file")
+    max_distance: float | None = Field(None, gt=0, description="largest distance to an enrolled uniform that "
+                                                               "passes; empty: the limit learned at enrolment")
+    long_sleeves: bool = Field(True, description="the uniform has long sleeves: a bare lower forearm is a rolled "
+                                                 "cuff")
+    long_trousers: bool = Field(True, description="the uniform has long trousers: a bare or turned-up ankle is a "
+                                                  "rolled trouser leg")
 
 
 class UniformCheck(Check):

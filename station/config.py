@@ -17,24 +17,33 @@ from checks.registry import REGISTRY
 
 
 class CameraConfig(Section):
-    mirrored: bool = False  # true when the frames are flipped like a selfie preview (left/right swapped)
-    device: int | str = 0
-    width: int = Field(1280, ge=160, le=7680)
-    height: int = Field(720, ge=120, le=4320)
-    fps: int = Field(30, ge=1, le=120)
+    """The webcam (`station serve`, `station run --source webcam`)."""
+
+    mirrored: bool = Field(False, description="true when the frames are flipped like a selfie preview (left and "
+                                              "right swapped)")
+    device: int | str = Field(0, description="the camera index (0 = the first camera) or a video device path")
+    width: int = Field(1280, ge=160, le=7680, description="frame width asked of the camera, pixels")
+    height: int = Field(720, ge=120, le=4320, description="frame height asked of the camera, pixels")
+    fps: int = Field(30, ge=1, le=120, description="frames per second asked of the camera")
 
 
 class FramingConfig(Section):
-    min_visibility: float = Field(0.5, ge=0.0, le=1.0)
-    min_facing_ratio: float = Field(0.45, ge=0.0, le=2.0)  # shoulder width / torso height below this = turned away
+    """When a person stands where every rule can see them (`station.framing`)."""
+
+    min_visibility: float = Field(0.5, ge=0.0, le=1.0, description="pose confidence from which a body point counts "
+                                                                   "as seen")
+    min_facing_ratio: float = Field(0.45, ge=0.0, le=2.0, description="shoulder width / torso height below this: "
+                                                                      "turned away from the camera")
 
 
 class VerdictConfig(Section):
     """How the frames of one check-in become one verdict per rule (`station.pipeline.aggregate`)."""
 
-    frames: int = Field(6, ge=1, le=60)  # good frames collected per check-in (and by `station run`)
-    min_judged_frames: int = Field(3, ge=1, le=60)  # frames that must have judged a rule (pass or fail) to decide it
-    fail_weight: float = Field(2.0, ge=1.0, le=10.0)  # a failing frame's confidence counts this many times a pass's
+    frames: int = Field(6, ge=1, le=60, description="good frames collected per check-in (and by `station run`)")
+    min_judged_frames: int = Field(3, ge=1, le=60, description="frames that must have judged a rule (pass or "
+                                                                "fail) before it is decided; fewer: unknown")
+    fail_weight: float = Field(2.0, ge=1.0, le=10.0, description="a failing frame's confidence counts this many "
+                                                                 "times a passing frame's")
 
     @model_validator(mode="after")
     def _judged_within_frames(self) -> "VerdictConfig":
@@ -44,32 +53,40 @@ class VerdictConfig(Section):
 
 
 class DetectorConfig(Section):
-    """The attire detector (badge, footwear, jewellery) on onnxruntime."""
+    """The attire models on onnxruntime: the detector (badge, jewellery, eyewear) and the tile classifiers."""
 
-    model: str = ""  # a manifest (attire.json) beside its .onnx; empty: the model shipped in models/attire/
-    torso_model: str = ""  # the torso tile's own detector; empty: models/attire/torso.json; "none": the default one
-    footwear_model: str = ""  # the footwear classifier's manifest; empty: models/footwear/footwear.json
-    cuffs_model: str = ""  # the cuffs classifier's manifest; empty: models/cuffs/cuffs.json; "none": skin decides
-    # boxes below this are dropped before the checks see them; each rule then applies its own operating point
-    conf: float = Field(0.1, ge=0.01, le=1.0)
-    threads: int = Field(2, ge=1, le=64)
+    model: str = Field("", description="the detector's manifest (attire.json, beside its .onnx); empty: "
+                                       "models/attire/attire.json")
+    torso_model: str = Field("", description="a second detector for the torso tile; empty: models/attire/torso.json; "
+                                             "\"none\": the detector above looks at the torso too")
+    footwear_model: str = Field("", description="the footwear classifier's manifest; empty: "
+                                                "models/footwear/footwear.json")
+    cuffs_model: str = Field("", description="the cuffs classifier's manifest; empty: models/cuffs/cuffs.json; "
+                                             "\"none\": the share of skin decides")
+    conf: float = Field(0.1, ge=0.01, le=1.0, description="detector boxes below this confidence are dropped; each "
+                                                          "rule then applies its own operating point")
+    threads: int = Field(2, ge=1, le=64, description="onnxruntime threads per model")
 
 
 class IdentifyConfig(Section):
     """How technicians are identified at the kiosk (a typed number always works too)."""
 
-    code: Literal["qr", "aruco"] = "qr"  # the code printed on the badge
-    roster: str = ""  # CSV number,name[,marker]: names on screen, numbers to pick, ArUco ids; relative to this file
+    code: Literal["qr", "aruco"] = Field("qr", description="the code printed on the badge: qr (the technician "
+                                                           "number) or aruco (a marker id looked up in the roster)")
+    roster: str = Field("", description="CSV number,name[,marker]: names on screen, numbers to pick, ArUco ids; "
+                                        "relative to this file")
 
 
 class LogConfig(Section):
     """The appearance log: where records and evidence photos go, and for how long the photos stay."""
 
-    database: str = "var/station.db"  # an SQLite file, or an SQLAlchemy URL (postgresql+psycopg://...)
-    evidence_dir: str = "var/evidence"
-    retention_days: int = Field(90, ge=1, le=3650)  # evidence photos older than this are purged; records stay
-    blur_faces: bool = False  # pixelate faces in stored evidence
-    station_name: str = ""
+    database: str = Field("var/station.db", description="an SQLite file, or an SQLAlchemy URL "
+                                                        "(postgresql+psycopg://...)")
+    evidence_dir: str = Field("var/evidence", description="where evidence photos are written")
+    retention_days: int = Field(90, ge=1, le=3650, description="evidence photos older than this are deleted; the "
+                                                               "records stay")
+    blur_faces: bool = Field(False, description="pixelate faces in stored evidence photos")
+    station_name: str = Field("", description="this station's name in a log shared by several stations")
 
 
 class StationSections(Section):
@@ -144,3 +161,22 @@ def load_config(path: str | Path | None = None, overrides: list[Path] | None = N
         return StationConfig(**data, base_dir=base_dir)
     except ValidationError as exc:
         raise ConfigError(_format_errors(" + ".join(sources) or "config", exc)) from None
+
+
+def policy_reference() -> list[dict[str, str]]:
+    """Every key of the config with its default and meaning, section by section (the calibration page lists them
+    beside the policy editor)."""
+    rows = []
+    for section, field in StationConfig.model_fields.items():
+        if field.exclude:
+            continue
+        model = field.annotation
+        rule = REGISTRY.get(section)
+        meaning = f"{rule.title_zh} / {rule.title_en}" if rule is not None else (model.__doc__ or "").strip()
+        rows.append({"section": section, "key": "", "default": "", "meaning": meaning})
+        for key, f in model.model_fields.items():
+            default = f.get_default(call_default_factory=True)
+            rows.append({"section": section, "key": key,
+                         "default": "" if default is None else str(default).lower() if isinstance(default, bool)
+                         else str(default), "meaning": f.description or ""})
+    return rows

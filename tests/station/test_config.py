@@ -62,3 +62,14 @@ def test_assignment_is_validated():
     cfg = StationConfig()
     with pytest.raises(ValueError):
         cfg.accessories.max_pieces = "many"
+
+
+def test_every_policy_key_says_what_it_means():
+    from station.config import policy_reference
+
+    rows = policy_reference()
+    keys = [r for r in rows if r["key"]]
+    assert {r["section"] for r in rows} >= {"camera", "verdict", "badge", "footwear", "cuffs"}
+    assert all(r["meaning"] for r in rows), [r for r in rows if not r["meaning"]]
+    assert {"section": "verdict", "key": "min_judged_frames", "default": "3"}.items() <= \
+        next(r for r in keys if r["key"] == "min_judged_frames").items()
