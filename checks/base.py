@@ -1,8 +1,11 @@
 """What every check returns, and the small base class every rule derives from."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -123,6 +126,20 @@ class Check:
     def unknown(self, reason_zh: str, reason_en: str, evidence: list[Evidence] | tuple[Evidence, ...] = (),
                 **measurements: float) -> CheckResult:
         return self.result(Status.UNKNOWN, 0.0, reason_zh, reason_en, evidence, **measurements)
+
+
+RULES_CALIBRATION = Path(__file__).resolve().parents[1] / "models" / "rules" / "rules.json"
+
+
+@lru_cache(maxsize=1)
+def _calibration() -> dict:
+    return json.loads(RULES_CALIBRATION.read_text()) if RULES_CALIBRATION.is_file() else {}
+
+
+def calibrated(rule_id: str) -> dict:
+    """The operating points of a rule measured without a model of its own (front_closed, legwear, hair_colour,
+    beard), chosen on training photos by `python -m models.training.rules` and kept in models/rules/rules.json."""
+    return _calibration().get("rules", {}).get(rule_id, {})
 
 
 def region_share(perception: Perception, region: Region, pixel_map: np.ndarray,

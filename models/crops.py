@@ -143,5 +143,23 @@ def foot_crops(kp: Keypoints, min_visibility: float = FOOT_VISIBILITY) -> list[C
     return crops
 
 
+def front_crops(kp: Keypoints, min_visibility: float = 0.5) -> list[Crop]:
+    """The torso tile, named for the front-closed classifier (open jacket or not)."""
+    return [Crop("front", c.x, c.y, c.side) for c in attire_crops(kp, min_visibility) if c.part == "torso"
+            and kp.visible("left_hip", min_visibility) and kp.visible("right_hip", min_visibility)]
+
+
+def legs_crops(kp: Keypoints, min_visibility: float = 0.5) -> list[Crop]:
+    """Hips to below the knees, both legs in one tile: trousers, or shorts, a skirt or a dress."""
+    names = ("left_hip", "right_hip", "left_knee", "right_knee")
+    if not all(kp.visible(n, min_visibility) for n in names):
+        return []
+    s = body_scale(kp)
+    pts = np.array([kp.point(n) for n in names])
+    knees = (kp.point("left_knee") + kp.point("right_knee")) / 2
+    pts = np.vstack([pts, knees + (knees - (kp.point("left_hip") + kp.point("right_hip")) / 2) * 0.3])
+    return [_square("legs", pts, 0.2 * s, 0.9 * s)]
+
+
 # the tiles each tile classifier judges, by the name its manifest and the config give it
-CLASSIFIER_TILES = {"footwear": foot_crops, "cuffs": limb_crops}
+CLASSIFIER_TILES = {"footwear": foot_crops, "cuffs": limb_crops, "front": front_crops, "legwear": legs_crops}

@@ -1,0 +1,92 @@
+"""Put together an evaluation set whose labels live in this repository and whose photos live in ../shared.
+
+    python -m calibration.build_sets ccp-rules var/eval/ccp-rules     # then: station eval var/eval/ccp-rules
+
+calibration/sets/NAME/labels.csv names photos `images/ccp_NNNN.jpg`: they are copied from
+../shared/datasets/ccp/photos/NNNN.jpg (Clothing Co-Parsing, Apache-2.0), so the shared photos are never committed.
+Striking hair colours are rare in CCP (9 labelled photos, 4 people), so the hair set also gets dyed copies: photos
+of 0701-0850 with natural hair, their CCP `hair` pixels recoloured pink, blue, green, purple, red or orange, the
+lightness kept. They are transformed real photos, labelled `fail` for hair_colour only, and named `-dyed-COLOUR`.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import shutil
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SETS = Path(__file__).resolve().parent / "sets"
+CCP = ROOT.parent / "shared" / "datasets" / "ccp"
+DYES = {"pink": 165, "blue": 110, "green": 60, "purple": 140, "red": 178, "orange": 12}  # OpenCV hue (0-179)
+DYE_EVERY = 6  # every 6th eligible photo of 0701-0850 gets a dyed copy
+
+
+def dye(image: np.ndarray, hair: np.ndarray, hue: int) -> np.ndarray:
+    """The photo with the hair pixels recoloured: hue set, saturation raised, dark hair lightened a little (dye on
+    black hair is only seen where it is bleached first), edges blended."""
+    hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV).astype(np.float32)
+    dyed = hsv.copy()
+    dyed[..., 0] = hue
+    dyed[..., 1] = np.maximum(hsv[..., 1], 150)
+    dyed[..., 2] = np.clip(hsv[..., 2] * 1.15 + 35, 0, 255)
+    out = cv2.cvtColor(dyed.astype(np.uint8), cv2.COLOR_HSV2BGR).astype(np.float32)
+    alpha = cv2.GaussianBlur(hair.astype(np.float32), (0, 0), 1.5)[..., None]
+    return (out * alpha + image.astype(np.float32) * (1 - alpha)).astype(np.uint8)
+
+
+def build(name: str, out: Path) -> int:
+    source = SETS / name
+    with open(source / "labels.csv", newline="") as f:
+        reader = csv.DictReader(f)
+        fields, rows = list(reader.fieldnames or []), list(reader)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    for row in rows:
+        number = int(Path(row["image"]).stem.split("_")[1])
+        shutil.copy(CCP / f"photos/{number:04d}.jpg", out / row["image"])
+    if "hair_colour" in fields:
+        rows += dyed_copies(rows, fields, out)
+    with open(out / "labels.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    if (source / "NOTE.md").exists():
+        shutil.copy(source / "NOTE.md", out / "NOTE.md")
+    return len(rows)
+
+
+def dyed_copies(rows: list[dict], fields: list[str], out: Path) -> list[dict]:
+    from scipy.io import loadmat
+
+    names = [str(x[0]) if len(x) else "" for x in loadmat(CCP / "label_list.mat")["label_list"][0]]
+    eligible = [r for r in rows if r.get("hair_colour") == "pass" and 701 <= int(Path(r["image"]).stem[4:8]) <= 850]
+    added = []
+    for k, row in enumerate(eligible[::DYE_EVERY]):
+        number = int(Path(row["image"]).stem[4:8])
+        hair = loadmat(CCP / f"annotations/pixel-level/{number:04d}.mat")["groundtruth"] == names.index("hair")
+        if hair.sum() < 500:
+            continue
+        colour, hue = list(DYES.items())[k % len(DYES)]
+        image = cv2.imread(str(CCP / f"photos/{number:04d}.jpg"))
+        path = f"images/ccp_{number:04d}-dyed-{colour}.jpg"
+        cv2.imwrite(str(out / path), dye(image, hair, hue), [cv2.IMWRITE_JPEG_QUALITY, 92])
+        added.append({**{f: "" for f in fields}, "image": path, "hair_colour": "fail"})
+    return added
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m calibration.build_sets", description=__doc__.split("\n")[0])
+    ap.add_argument("name", choices=sorted(p.name for p in SETS.iterdir() if (p / "labels.csv").exists()
+                                           and not (p / "images").exists()))
+    ap.add_argument("out", type=Path)
+    args = ap.parse_args(argv)
+    print(f"{build(args.name, args.out)} photos -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
