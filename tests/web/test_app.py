@@ -101,7 +101,7 @@ def test_review_filters_record_override_and_export(client, store):
 def test_daily_summary_counts_and_charts(client, store):
     from datetime import timedelta
 
-    from web.app import daily_summary
+    from web.review import daily_summary
 
     store.add(verdict("fail", badge="fail", footwear="pass"), when=T0 + timedelta(days=1))
     s = daily_summary(store, 3, today=T0 + timedelta(days=1))

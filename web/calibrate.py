@@ -1,0 +1,99 @@
+"""The admins' calibration pages: framing aid, badge position test, reference photos, uniform enrolment, policy."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from station.store import write_atomically
+from web.common import login_required, station
+
+bp = Blueprint("calibrate", __name__)
+
+
+@bp.get("/calibrate")
+@login_required("admin")
+def index():
+    s = station()
+    policy = s.config_path.read_text(encoding="utf-8") if s.config_path and s.config_path.exists() else ""
+    refs = sorted(p.name for p in s.references.glob("*.jpg")) if s.references.is_dir() else []
+    last = s.live.last_result() if s.live is not None else None
+    framing = s.live.state() if s.live is not None else None
+    badge = last.results.get("badge").to_dict() if last is not None and "badge" in last.results else None
+    return render_template("calibrate.html", policy=policy, refs=refs, framing=framing, badge=badge,
+                           config_path=s.config_path)
+
+
+@bp.post("/calibrate/reference")
+@login_required("admin")
+def add_reference():
+    """A uniform reference photo: the live frame, or an uploaded photo (type, size and decoding checked)."""
+    import cv2
+    import numpy as np
+
+    s = station()
+    upload = request.files.get("photo")
+    if upload is not None and upload.filename:
+        data = upload.read()
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+        if image is None or min(image.shape[:2]) < 64:
+            flash("上传失败：不是可读的照片 / Upload refused: not a readable photo (JPEG or PNG, at least 64 px)")
+            return redirect(url_for("calibrate.index")), 303
+    else:
+        image = s.live.capture() if s.live is not None else None
+        if image is None:
+            flash("摄像头没有画面 / No camera frame to capture")
+            return redirect(url_for("calibrate.index")), 303
+    ok, jpg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    write_atomically(s.references / f"ref-{datetime.now(timezone.utc):%Y%m%d-%H%M%S-%f}.jpg", jpg.tobytes())
+    flash("已保存参考照片 / Reference photo saved")
+    return redirect(url_for("calibrate.index")), 303
+
+
+@bp.post("/calibrate/enrol")
+@login_required("admin")
+def enrol():
+    from calibration.enrol import EnrolmentError, enrol_uniform
+    from station.config import load_config
+    from station.pipeline import Pipeline
+
+    s = station()
+    photos = sorted(s.references.glob("*.jpg")) if s.references.is_dir() else []
+    config = load_config(s.config_path if s.config_path and s.config_path.exists() else None)
+    try:
+        pipeline = s.live.pipeline if s.live is not None else Pipeline(config)
+        prototypes, notes = enrol_uniform(photos, pipeline)
+    except EnrolmentError as exc:
+        flash(f"登记失败 / Enrolment failed: {exc}")
+        return redirect(url_for("calibrate.index")), 303
+    prototypes.save(config.resolve(config.uniform.prototypes))
+    flash(f"已登记 {len(prototypes.prototypes)} 张参考照片 / Enrolled {len(prototypes.prototypes)} reference "
+          f"photo(s)" + "".join(f"; {n}" for n in notes))
+    return redirect(url_for("calibrate.index")), 303
+
+
+@bp.post("/calibrate/policy")
+@login_required("admin")
+def save_policy():
+    """The policy as TOML, validated like the command line does (an unknown key is named) before it is saved."""
+    from station.config import ConfigError, load_config
+
+    s = station()
+    if s.config_path is None:
+        abort(409, "the station runs without a config file (--config): nothing to edit")
+    text = request.form.get("policy", "")
+    candidate = s.config_path.with_name(f".{s.config_path.name}.candidate")
+    candidate.write_text(text, encoding="utf-8")
+    try:
+        config = load_config(candidate)
+    except (ConfigError, ValueError, OSError) as exc:
+        candidate.unlink(missing_ok=True)
+        return render_template("calibrate.html", policy=text, refs=[], framing=None, badge=None,
+                               config_path=s.config_path, error=str(exc)), 400
+    write_atomically(s.config_path, text.encode("utf-8"))
+    candidate.unlink(missing_ok=True)
+    if s.live is not None:
+        s.live.apply_policy(config)
+    flash("策略已保存并生效（摄像头、检测模型和日志设置需重启）/ Policy saved and applied (camera, detector and "
+          "log settings need a restart)")
+    return redirect(url_for("calibrate.index")), 303
