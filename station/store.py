@@ -7,6 +7,7 @@ purge deletes old photos and keeps the records. An override is kept beside the m
 """
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, rela
 
 STATUSES = ("pass", "fail", "unknown")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+log = logging.getLogger(__name__)
 
 
 class StoreError(ValueError):
@@ -45,6 +47,7 @@ class Record(Base):
     frames: Mapped[int] = mapped_column(Integer, default=1)
     evidence_path: Mapped[str | None] = mapped_column(String(512))  # relative to the evidence folder
     evidence_purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    evidence_error: Mapped[str | None] = mapped_column(Text)  # why the photo is missing (folder full, read-only)
     results: Mapped[list["RuleResult"]] = relationship(back_populates="record", cascade="all, delete-orphan",
                                                        order_by="RuleResult.id")
     overrides: Mapped[list["Override"]] = relationship(back_populates="record", cascade="all, delete-orphan",
@@ -160,6 +163,7 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.evidence_dir = Path(evidence_dir)
         self.station = station
+        self.evidence_failure: str | None = None  # the last photo write's error; None once one is written again
 
     @classmethod
     def from_config(cls, config) -> "Store":
@@ -186,22 +190,30 @@ class Store:
             blur_faces: list[tuple[float, float, float, float]] | None = None, when: datetime | None = None) -> int:
         """Store one check-in: `verdict` as `FrameResult.to_dict()` / the session JSON gives it ("overall",
         "checks"). The evidence photo is on disk before the record names it; if the record cannot be written, the
-        photo is removed again, so neither is ever left without the other."""
+        photo is removed again, so neither is ever left without the other. A photo that cannot be written (folder
+        full or read-only) does not cost the verdict: the record is stored with `evidence_error` saying why, and
+        `evidence_failure` holds the error until a photo is written again."""
         if verdict.get("overall") not in STATUSES:
             raise StoreError(f"verdict must be one of {STATUSES}, got {verdict.get('overall')!r}")
         when = when or utcnow()
-        rel = None
+        rel = error = None
         if evidence is not None:
             image = blur_boxes(evidence, blur_faces) if blur_faces else evidence
             ok, jpg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
             if not ok:
                 raise StoreError("the evidence photo could not be encoded")
             rel = f"{when:%Y-%m-%d}/{when:%H%M%S}-{os.urandom(4).hex()}.jpg"
-            write_atomically(self.evidence_dir / rel, jpg.tobytes())
+            try:
+                write_atomically(self.evidence_dir / rel, jpg.tobytes())
+            except OSError as exc:
+                rel, error = None, f"evidence photo not saved: {exc}"
+                log.error("%s (the record is stored without it)", error)
+            self.evidence_failure = error
         try:
             with Session(self.engine) as session, session.begin():
                 record = Record(created_at=when, station=self.station, technician=technician,
-                                verdict=verdict["overall"], frames=int(verdict.get("frames", 1)), evidence_path=rel)
+                                verdict=verdict["overall"], frames=int(verdict.get("frames", 1)), evidence_path=rel,
+                                evidence_error=error)
                 for check, r in verdict.get("checks", {}).items():
                     record.results.append(RuleResult(check=check, status=r["status"], score=float(r["score"]),
                                                      reason_zh=r["reason_zh"], reason_en=r["reason_en"],

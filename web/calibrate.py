@@ -20,8 +20,10 @@ def index():
     last = s.live.last_result() if s.live is not None else None
     framing = s.live.state() if s.live is not None else None
     badge = last.results.get("badge").to_dict() if last is not None and "badge" in last.results else None
+    problems = ([s.store.evidence_failure] if s.store.evidence_failure else []) + \
+        (s.live.errors[::-1] if s.live is not None else [])
     return render_template("calibrate.html", policy=policy, refs=refs, framing=framing, badge=badge,
-                           config_path=s.config_path)
+                           config_path=s.config_path, problems=problems)
 
 
 @bp.post("/calibrate/reference")

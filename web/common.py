@@ -95,7 +95,7 @@ def parse_filter(args) -> RecordFilter:
 def record_json(r) -> dict:
     return {"id": r.id, "time_utc": r.created_at.isoformat(), "technician": r.technician, "verdict": r.verdict,
             "final_verdict": r.final_verdict, "frames": r.frames, "evidence": bool(r.evidence_path)
-            and r.evidence_purged_at is None,
+            and r.evidence_purged_at is None, "evidence_error": r.evidence_error,
             "checks": {x.check: {"status": x.status, "score": x.score, "reason_zh": x.reason_zh,
                                  "reason_en": x.reason_en, "measurements": x.measurements} for x in r.results},
             "overrides": [{"user": o.user, "verdict": o.verdict, "reason": o.reason,

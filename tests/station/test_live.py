@@ -58,6 +58,25 @@ def test_a_typed_number_and_good_frames_end_in_a_stored_record(tmp_path):
     assert not live.errors
 
 
+def test_a_verdict_whose_photo_cannot_be_written_is_stored_and_reported(tmp_path):
+    live, store = station(tmp_path, lambda: frames())
+    (tmp_path / "evidence").write_text("")  # the evidence folder unusable (a file; a read-only folder stops no root)
+    live.start()
+    try:
+        assert wait_for(lambda: live.state()["frames_judged"] > 0)
+        assert live.identify("T1024")
+        assert wait_for(lambda: live.recorded)
+        state = live.state()
+    finally:
+        live.stop()
+    r = store.get(live.recorded[0])
+    assert r.technician == "T1024" and len(r.results) == 5 and r.evidence_path is None
+    assert "evidence photo not saved" in r.evidence_error and str(tmp_path) in r.evidence_error
+    assert any(f"record {r.id} stored without its photo" in e for e in live.errors)  # for /calibrate
+    assert state["alert_en"].startswith("Evidence photos are not being saved") and state["alert_zh"]
+    assert str(tmp_path) not in state["alert_en"]  # the kiosk gets a plain message, the admins the path
+
+
 def test_old_evidence_is_purged_when_the_station_starts(tmp_path):
     from datetime import datetime, timedelta, timezone
 

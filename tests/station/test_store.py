@@ -41,7 +41,7 @@ def test_schema_comes_from_alembic(store):
     assert {"records", "rule_results", "overrides", "users", "alembic_version"} <= tables
     store.migrate()  # idempotent: already at head
     with store.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
 
 
 def test_sqlite_runs_in_wal(tmp_path):
@@ -72,6 +72,17 @@ def test_a_record_that_cannot_be_written_leaves_no_orphan_photo(store, tmp_path)
     assert not [p for p in (tmp_path / "evidence").rglob("*") if p.is_file()]
     with pytest.raises(StoreError):
         store.add({"overall": "maybe", "checks": {}})
+
+
+def test_a_photo_that_cannot_be_written_keeps_its_record(store, tmp_path):
+    (tmp_path / "evidence").write_text("")  # a file where the folder should be: every photo write fails, even as root
+    rid = store.add(verdict(), technician="T1", evidence=np.zeros((10, 10, 3), np.uint8))
+    r = store.get(rid)
+    assert r.evidence_path is None and r.evidence_error.startswith("evidence photo not saved")
+    assert store.evidence_failure == r.evidence_error
+    (tmp_path / "evidence").unlink()
+    assert store.get(store.add(verdict(), evidence=np.zeros((10, 10, 3), np.uint8))).evidence_error is None
+    assert store.evidence_failure is None  # writing again: the alarm ends
 
 
 def test_filters(store):

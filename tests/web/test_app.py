@@ -98,6 +98,17 @@ def test_review_filters_record_override_and_export(client, store):
     assert client.get("/review/999").status_code == 404
 
 
+def test_a_missing_photo_shows_in_the_log_and_on_calibrate(admin_client, store, tmp_path):
+    store.evidence_dir = tmp_path / "station.toml"  # a file, not a folder: the photo cannot be written
+    rid = store.add(verdict("fail", badge="fail"), technician="T9", evidence=np.zeros((40, 30, 3), np.uint8))
+    assert "evidence missing" in admin_client.get("/review").get_data(as_text=True)
+    page = admin_client.get(f"/review/{rid}").get_data(as_text=True)
+    assert 'id="evidence-missing"' in page and "evidence photo not saved" in page
+    assert admin_client.get(f"/api/records/{rid}").get_json()["evidence_error"].startswith("evidence photo not saved")
+    page = admin_client.get("/calibrate").get_data(as_text=True)
+    assert 'id="problems"' in page and "evidence photo not saved" in page and str(tmp_path) in page
+
+
 def test_daily_summary_counts_and_charts(client, store):
     from datetime import timedelta
 

@@ -3,6 +3,7 @@ async function refresh() {
   try {
     const s = await (await fetch("/kiosk/state", {cache: "no-store"})).json();
     document.getElementById("camera").textContent = s.camera_zh ? `${s.camera_zh} / ${s.camera_en}` : "";
+    document.getElementById("alert").textContent = s.alert_zh ? `${s.alert_zh} / ${s.alert_en}` : "";
     if (s.phase !== "offline") document.getElementById("preview").src = "/kiosk/preview.jpg?" + Date.now();
     document.getElementById("message").textContent = s.message_zh || "";
     document.getElementById("message-en").textContent = s.message_en || "";
