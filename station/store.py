@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -22,6 +23,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, rela
 STATUSES = ("pass", "fail", "unknown")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 log = logging.getLogger(__name__)
+# Evidence photos go into a subfolder of [log] evidence_dir that only the station writes, named by day and time plus
+# a random suffix; recovery after a crash touches nothing else, wherever evidence_dir points.
+EVIDENCE_SUBDIR = "station-evidence"
+DAY_FOLDER = re.compile(r"\d{4}-\d{2}-\d{2}")
+PHOTO_FILE = re.compile(r"\d{6}-[0-9a-f]{8}\.jpg")
+PARTIAL_FILE = re.compile(r"\.\d{6}-[0-9a-f]{8}\.jpg\.[A-Za-z0-9_]+\.tmp")  # write_atomically's temporary files
 
 
 class StoreError(ValueError):
@@ -202,7 +209,7 @@ class Store:
             ok, jpg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
             if not ok:
                 raise StoreError("the evidence photo could not be encoded")
-            rel = f"{when:%Y-%m-%d}/{when:%H%M%S}-{os.urandom(4).hex()}.jpg"
+            rel = f"{EVIDENCE_SUBDIR}/{when:%Y-%m-%d}/{when:%H%M%S}-{os.urandom(4).hex()}.jpg"
             try:
                 write_atomically(self.evidence_dir / rel, jpg.tobytes())
             except OSError as exc:
@@ -266,21 +273,26 @@ class Store:
 
     def recover(self) -> dict[str, int]:
         """After a crash: remove half-written photos (temporary files) and photos that no record names (written
-        just before the process died, its record never committed). Run at start-up, before this station writes."""
-        if not self.evidence_dir.is_dir():
-            return {"partial": 0, "orphans": 0}
+        just before the process died, its record never committed). Run at start-up, before this station writes.
+        Only files of the station's own naming inside its own subfolder are candidates; links are not followed."""
+        own = self.evidence_dir / EVIDENCE_SUBDIR
+        partial = orphans = 0
+        if own.is_symlink() or not own.is_dir():
+            return {"partial": partial, "orphans": orphans}
         with Session(self.engine) as session:
             named = set(session.scalars(select(Record.evidence_path).where(Record.evidence_path.is_not(None))))
-        partial = orphans = 0
-        for f in self.evidence_dir.rglob("*"):
-            if not f.is_file():
+        for day in own.iterdir():
+            if day.is_symlink() or not day.is_dir() or not DAY_FOLDER.fullmatch(day.name):
                 continue
-            if f.name.startswith(".") and f.name.endswith(".tmp"):
-                f.unlink()
-                partial += 1
-            elif f.relative_to(self.evidence_dir).as_posix() not in named:
-                f.unlink()
-                orphans += 1
+            for f in day.iterdir():
+                if f.is_symlink() or not f.is_file():
+                    continue
+                if PARTIAL_FILE.fullmatch(f.name):
+                    f.unlink()
+                    partial += 1
+                elif PHOTO_FILE.fullmatch(f.name) and f"{EVIDENCE_SUBDIR}/{day.name}/{f.name}" not in named:
+                    f.unlink()
+                    orphans += 1
         return {"partial": partial, "orphans": orphans}
 
     def add_user(self, username: str, password: str, role: str = "supervisor") -> None:

@@ -60,7 +60,7 @@ def test_record_with_evidence_round_trips(store, tmp_path):
     assert {x.check: x.status for x in r.results} == {"badge": "pass", "footwear": "fail"}
     assert r.results[1].reason_zh == "footwear 原因" and r.results[1].measurements == {"x": 0.5}
     path = tmp_path / "evidence" / r.evidence_path
-    assert path.is_file() and r.evidence_path.startswith("2026-11-20/")
+    assert path.is_file() and r.evidence_path.startswith("station-evidence/2026-11-20/")
     assert not list(path.parent.glob(".*.tmp"))  # the atomic write left nothing behind
 
 
@@ -178,6 +178,26 @@ def test_killed_mid_write_leaves_an_intact_log(tmp_path):
 
     assert all(cv2.imread(str(evidence / n)) is not None for n in named)  # no half photo behind any record
     store.add(verdict())  # and the log takes new records
+
+
+def test_recovery_removes_only_files_the_station_wrote(store, tmp_path):
+    """[log] evidence_dir may point at a folder with other files in it: recovery leaves every one of them alone."""
+    evidence = tmp_path / "evidence"
+    theirs = [evidence / "notes.txt", evidence / "sub" / "family-photo.jpg", evidence / ".config.tmp",
+              evidence / "2026-11-20" / "073000-0123abcd.jpg",  # the station's pattern, outside its subfolder
+              evidence / "station-evidence" / "2026-11-20" / "holiday.jpg",
+              evidence / "station-evidence" / "notes" / "073000-0123abcd.jpg"]
+    for f in theirs:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(b"not the station's")
+    kept = evidence / store.get(store.add(verdict(), evidence=np.zeros((8, 8, 3), np.uint8), when=T0)).evidence_path
+    day = kept.parent
+    orphan, partial = day / "073001-deadbeef.jpg", day / ".073002-deadbeef.jpg.k2j4_x9a.tmp"
+    orphan.write_bytes(b"photo whose record never committed")
+    partial.write_bytes(b"half a photo")
+    assert store.recover() == {"partial": 1, "orphans": 1}
+    assert not orphan.exists() and not partial.exists() and kept.is_file()
+    assert all(f.read_bytes() == b"not the station's" for f in theirs)
 
 
 def test_users_have_hashed_passwords_and_roles(store):
