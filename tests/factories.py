@@ -1,6 +1,11 @@
 """Factory helpers and fakes: build perceptions and pipelines without loading a real model."""
 from __future__ import annotations
 
+import re
+import struct
+import zlib
+from datetime import datetime, timezone
+
 import numpy as np
 
 from models.crops import attire_crops
@@ -116,3 +121,31 @@ def fake_models(keypoints: Keypoints | None = None, faces: list[Box] | None = No
 
 def config(**sections) -> StationConfig:
     return StationConfig(**sections)
+
+
+# ------------------------------------------------------------ the log and the web app
+T0 = datetime(2026, 11, 20, 7, 30, tzinfo=timezone.utc)
+
+
+def verdict(overall, **statuses) -> dict:
+    """A session verdict as the live station hands it to the log."""
+    return {"overall": overall, "frames": 6, "checks": {
+        c: {"status": s, "score": 0.9, "reason_zh": f"{c}原因", "reason_en": f"{c} reason"} for c, s in statuses.items()}}
+
+
+def csrf(client, path):
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
+
+
+def login(client, user="wang", password="correct horse"):
+    return client.post("/login", data={"username": user, "password": password, "csrf_token": csrf(client, "/login")})
+
+
+def png_header_only(path, width, height):
+    """A PNG that claims a size without holding its pixels: enough to test a size gate without 1 GB of RAM."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16))
+                     + chunk(b"IEND", b""))
+    return path

@@ -14,8 +14,14 @@ bp = Blueprint("calibrate", __name__)
 @bp.get("/calibrate")
 @login_required("admin")
 def index():
+    return page()
+
+
+def page(policy: str | None = None, error: str | None = None):
+    """The calibration page; `policy` and `error`: an edited policy that was refused, shown again with why."""
     s = station()
-    policy = s.config_path.read_text(encoding="utf-8") if s.config_path and s.config_path.exists() else ""
+    if policy is None:
+        policy = s.config_path.read_text(encoding="utf-8") if s.config_path and s.config_path.exists() else ""
     refs = sorted(p.name for p in s.references.glob("*.jpg")) if s.references.is_dir() else []
     last = s.live.last_result() if s.live is not None else None
     framing = s.live.state() if s.live is not None else None
@@ -23,7 +29,7 @@ def index():
     problems = ([s.store.evidence_failure] if s.store.evidence_failure else []) + \
         (s.live.errors[::-1] if s.live is not None else [])
     return render_template("calibrate.html", policy=policy, refs=refs, framing=framing, badge=badge,
-                           config_path=s.config_path, problems=problems)
+                           config_path=s.config_path, problems=problems, error=error)
 
 
 @bp.post("/calibrate/reference")
@@ -77,25 +83,23 @@ def enrol():
 @bp.post("/calibrate/policy")
 @login_required("admin")
 def save_policy():
-    """The policy as TOML, validated like the command line does (an unknown key is named) before it is saved."""
-    from station.config import ConfigError, load_config
+    """The policy as TOML, checked in memory before it is saved: the schema (an unknown key is named), the files
+    it names, and the folders it may write (`station.config.parse_policy`). Saves are one at a time, each through
+    its own temporary file, so the file on disk and the running rules always come from the same, valid policy."""
+    from station.config import ConfigError, parse_policy
 
     s = station()
     if s.config_path is None:
         abort(409, "the station runs without a config file (--config): nothing to edit")
     text = request.form.get("policy", "")
-    candidate = s.config_path.with_name(f".{s.config_path.name}.candidate")
-    candidate.write_text(text, encoding="utf-8")
     try:
-        config = load_config(candidate)
-    except (ConfigError, ValueError, OSError) as exc:
-        candidate.unlink(missing_ok=True)
-        return render_template("calibrate.html", policy=text, refs=[], framing=None, badge=None,
-                               config_path=s.config_path, error=str(exc)), 400
-    write_atomically(s.config_path, text.encode("utf-8"))
-    candidate.unlink(missing_ok=True)
-    if s.live is not None:
-        s.live.apply_policy(config)
+        config = parse_policy(text, s.config_path)
+    except ConfigError as exc:
+        return page(text, str(exc)), 400
+    with s.policy_lock:
+        write_atomically(s.config_path, text.encode("utf-8"))
+        if s.live is not None:
+            s.live.apply_policy(config)
     flash("策略已保存并生效（摄像头、检测模型和日志设置需重启）/ Policy saved and applied (camera, detector and "
           "log settings need a restart)")
     return redirect(url_for("calibrate.index")), 303

@@ -1,6 +1,7 @@
 """What the blueprints share: the station they serve, the login check, error pages, the record filter and JSON."""
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import wraps
@@ -24,6 +25,7 @@ class Station:
     config_path: Path | None = None  # the policy file the calibration pages edit
     roster: object | None = None  # station.identify.Roster
     failures: dict = field(default_factory=dict)  # failed logins per address
+    policy_lock: threading.Lock = field(default_factory=threading.Lock)  # one policy save at a time
 
     @property
     def references(self) -> Path:

@@ -62,3 +62,15 @@ def test_assignment_is_validated():
     cfg = StationConfig()
     with pytest.raises(ValueError):
         cfg.accessories.max_pieces = "many"
+
+
+@pytest.mark.parametrize("device, ok", [(0, True), (2, True), ("/dev/video1", True), ("/dev/v4l/by-id/usb-cam", True),
+                                        ("rtsp://10.0.0.5/stream", True), ("/etc/passwd", False),
+                                        ("../videos/x.mp4", False), (-1, False)])
+def test_the_camera_is_a_camera_never_a_file(tmp_path, device, ok):
+    text = f"[camera]\ndevice = {device!r}\n".replace("'", '"')
+    if ok:
+        assert load_config(write(tmp_path, text)).camera.device == device
+    else:
+        with pytest.raises(ConfigError, match="camera.device"):
+            load_config(write(tmp_path, text))

@@ -1,44 +1,9 @@
 """The web app through Flask's test client on a real SQLite log: login, CSRF, the kiosk kept out, review, override,
 CSV and the JSON API. (Browser tests in Chromium come with the live station.)"""
-import re
-from datetime import datetime, timezone
-
 import numpy as np
-import pytest
+from factories import T0, csrf, login, verdict
 
-from station.store import Store
 from web.app import create_app
-
-T0 = datetime(2026, 11, 20, 7, 30, tzinfo=timezone.utc)
-
-
-def verdict(overall, **statuses):
-    return {"overall": overall, "frames": 6, "checks": {
-        c: {"status": s, "score": 0.9, "reason_zh": f"{c}原因", "reason_en": f"{c} reason"} for c, s in statuses.items()}}
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "log.db", tmp_path / "evidence")
-    s.migrate()
-    s.add_user("wang", "correct horse")
-    s.add(verdict("pass", badge="pass", footwear="pass"), technician="T1", when=T0)
-    s.add(verdict("fail", badge="pass", footwear="fail"), technician="T2", evidence=np.zeros((40, 30, 3), np.uint8),
-          when=T0)
-    return s
-
-
-@pytest.fixture
-def client(store):
-    return create_app(store, testing=True).test_client()
-
-
-def csrf(client, path):
-    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
-
-
-def login(client, user="wang", password="correct horse"):
-    return client.post("/login", data={"username": user, "password": password, "csrf_token": csrf(client, "/login")})
 
 
 def test_the_kiosk_offers_the_roster(store):
@@ -126,15 +91,6 @@ def test_daily_summary_counts_and_charts(client, store):
     assert page.status_code == 400
     page = client.get("/review/summary?days=7").get_data(as_text=True)
     assert "<svg" in page and "polyline" in page and "每日汇总" in page
-
-
-@pytest.fixture
-def admin_client(store, tmp_path):
-    store.add_user("boss", "admin password", "admin")
-    (tmp_path / "station.toml").write_text("[accessories]\nmax_pieces = 3\n")
-    client = create_app(store, testing=True, config_path=tmp_path / "station.toml").test_client()
-    login(client, "boss", "admin password")
-    return client
 
 
 def test_calibration_is_for_admins_only(client):
