@@ -15,20 +15,22 @@ from pathlib import Path
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
+from calibration.enrol import Enroller
 from station.store import Store
 from web import api, auth, calibrate, kiosk, review
 from web.common import Station, register_error_handlers
 
 
 def create_app(store: Store, live=None, secret_key: str | None = None, testing: bool = False,
-               config_path: Path | None = None, roster=None) -> Flask:
+               config_path: Path | None = None, roster=None, enroller: Enroller | None = None) -> Flask:
     """`live`: the running `station.live.LiveStation` (state, preview, identify); None when no camera runs.
-    `config_path`: the policy file that the calibration pages edit (admin only)."""
+    `config_path`: the policy file that the calibration pages edit (admin only). `enroller`: uniform enrolment
+    (default: its own photo-mode models, loaded at the first enrolment)."""
     app = Flask(__name__)
     app.config.update(SECRET_KEY=secret_key or secrets.token_hex(32), SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Lax", PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
                       MAX_CONTENT_LENGTH=2 * 1024 * 1024, TESTING=testing)
-    app.extensions["station"] = Station(store, live, config_path, roster, defaultdict(deque))
+    app.extensions["station"] = Station(store, live, config_path, roster, defaultdict(deque), enroller or Enroller())
     CSRFProtect(app)
     register_error_handlers(app)
     for blueprint in (kiosk.bp, auth.bp, review.bp, calibrate.bp, api.bp):

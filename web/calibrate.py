@@ -61,20 +61,23 @@ def add_reference():
 @bp.post("/calibrate/enrol")
 @login_required("admin")
 def enrol():
-    from calibration.enrol import EnrolmentError, enrol_uniform
+    """Enrol the uniform from the reference photos with enrolment's own models, then apply it to the running rules;
+    a failed enrolment keeps the previous one in force."""
+    from calibration.enrol import EnrolmentError
     from station.config import load_config
-    from station.pipeline import Pipeline
 
     s = station()
     photos = sorted(s.references.glob("*.jpg")) if s.references.is_dir() else []
-    config = load_config(s.config_path if s.config_path and s.config_path.exists() else None)
-    try:
-        pipeline = s.live.pipeline if s.live is not None else Pipeline(config)
-        prototypes, notes = enrol_uniform(photos, pipeline)
-    except EnrolmentError as exc:
-        flash(f"登记失败 / Enrolment failed: {exc}")
-        return redirect(url_for("calibrate.index")), 303
-    prototypes.save(config.resolve(config.uniform.prototypes))
+    with s.calibration_lock:
+        config = s.live.config if s.live is not None else \
+            load_config(s.config_path if s.config_path and s.config_path.exists() else None)
+        try:
+            prototypes, notes, _ = s.enroller.enrol(photos, config)
+        except EnrolmentError as exc:
+            flash(f"登记失败，原登记保持不变 / Enrolment failed, the previous one stays: {exc}")
+            return redirect(url_for("calibrate.index")), 303
+        if s.live is not None:
+            s.live.apply_policy(config)  # rebuilds the rules: the uniform rule reads the new enrolment
     flash(f"已登记 {len(prototypes.prototypes)} 张参考照片 / Enrolled {len(prototypes.prototypes)} reference "
           f"photo(s)" + "".join(f"; {n}" for n in notes))
     return redirect(url_for("calibrate.index")), 303
@@ -96,7 +99,7 @@ def save_policy():
         config = parse_policy(text, s.config_path)
     except ConfigError as exc:
         return page(text, str(exc)), 400
-    with s.policy_lock:
+    with s.calibration_lock:
         write_atomically(s.config_path, text.encode("utf-8"))
         if s.live is not None:
             s.live.apply_policy(config)

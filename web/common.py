@@ -25,7 +25,9 @@ class Station:
     config_path: Path | None = None  # the policy file the calibration pages edit
     roster: object | None = None  # station.identify.Roster
     failures: dict = field(default_factory=dict)  # failed logins per address
-    policy_lock: threading.Lock = field(default_factory=threading.Lock)  # one policy save at a time
+    enroller: object | None = None  # calibration.enrol.Enroller: enrolment's own models
+    # one change at a time to the policy or the enrolment, so the file on disk and the running rules agree
+    calibration_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def references(self) -> Path:

@@ -1,7 +1,12 @@
 """The calibration pages (admin): policy saves that race or name bad files, references, enrolment."""
 import html
+import itertools
 import threading
+import time
+from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 from factories import csrf, login
 
@@ -55,3 +60,107 @@ def test_a_policy_naming_files_that_load_is_saved(admin_client, tmp_path):
               '[uniform]\nprototypes = "site/uniform.json"\n[log]\nevidence_dir = "data/evidence"\n')
     r = admin_client.post("/calibrate/policy", data={"policy": policy, "csrf_token": csrf(admin_client, "/calibrate")})
     assert r.status_code == 303 and (tmp_path / "station.toml").read_text() == policy
+
+
+def wait_for(predicate, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def uniform_rule(live):
+    return next(c for c in live.pipeline.checks if c.id == "uniform")
+
+
+def enrol(client):
+    r = client.post("/calibrate/enrol", data={"csrf_token": csrf(client, "/calibrate")})
+    assert r.status_code == 303
+    return client.get("/calibrate").get_data(as_text=True)
+
+
+def test_enrolment_uses_its_own_models_applies_live_and_keeps_the_last_good_one(store, tmp_path):
+    """Fake models: the enrolment runs on its own pipeline, never the live worker's, the running uniform rule
+    takes the new prototypes at once, and a failed enrolment leaves the previous one in force."""
+    from factories import FakeAttire, H, W, fake_models
+
+    from calibration.enrol import Enroller
+    from station.live import LiveStation
+    from station.pipeline import Pipeline
+    from web.app import create_app
+
+    store.add_user("boss", "admin password", "admin")
+    (tmp_path / "station.toml").write_text("[accessories]\nmax_pieces = 3\n")
+    config = load_config(tmp_path / "station.toml")
+    live_models, enrol_models = fake_models(attire=FakeAttire()), fake_models()
+    frame = np.full((H, W, 3), 90, np.uint8)
+    live = LiveStation(config, store, lambda: itertools.repeat(frame), Pipeline(config, live_models))
+    app = create_app(store, live, config_path=tmp_path / "station.toml", testing=True,
+                     enroller=Enroller(lambda c: Pipeline(c, enrol_models)))
+    client = app.test_client()
+    login(client, "boss", "admin password")
+    refs = tmp_path / "calibration" / "references"
+    refs.mkdir(parents=True)
+    for i in range(2):
+        cv2.imwrite(str(refs / f"ref-{i}.jpg"), np.full((H, W, 3), 90 + 10 * i, np.uint8))
+    live.start()
+    try:
+        assert wait_for(lambda: live.frames_judged > 0, 20)
+        assert uniform_rule(live).prototypes is None  # not enrolled yet
+        assert "Enrolled 2 reference photo(s)" in enrol(client)
+        assert enrol_models.pose.calls == 2 and live_models.pose.calls > 0  # each pipeline its own models
+        applied = uniform_rule(live).prototypes
+        assert applied is not None and [Path(s).name for s in applied.sources] == ["ref-0.jpg", "ref-1.jpg"]
+        saved = (tmp_path / "calibration" / "uniform.json").read_bytes()
+        for ref in refs.iterdir():
+            ref.write_bytes(b"not a photo any more")
+        assert "the previous one stays" in enrol(client)
+        assert (tmp_path / "calibration" / "uniform.json").read_bytes() == saved
+        assert uniform_rule(live).prototypes is applied
+    finally:
+        live.stop()
+    assert not live.errors
+
+
+@pytest.mark.slow
+def test_enrolling_while_the_station_judges_never_disturbs_it(store, tmp_path, shared_eval):
+    """The real MediaPipe models: enrolment on /calibrate, many times over, while the live worker judges frames
+    (issue 10.1: a shared graph crashed the station or stopped it judging). Judging goes on without an error, and
+    every enrolment, a camera frame among the references, succeeds and is applied to the running rules."""
+    import shutil
+
+    from station.live import LiveStation
+    from station.pipeline import Models, Pipeline
+    from station.session import SessionTiming
+    from station.sources import open_source
+    from web.app import create_app
+
+    store.add_user("boss", "admin password", "admin")
+    (tmp_path / "station.toml").write_text("[accessories]\nmax_pieces = 3\n")
+    config = load_config(tmp_path / "station.toml")
+    refs = tmp_path / "calibration" / "references"
+    refs.mkdir(parents=True)
+    for photo in sorted((shared_eval / "uniform-public/reference/uniform").glob("*.jpg"))[:3]:
+        shutil.copy(photo, refs / photo.name)
+    camera = str(shared_eval / "ccp-public/images/ccp_0702.jpg")  # full body, facing the camera
+    live = LiveStation(config, store, lambda: open_source(camera, repeat=10**9),
+                       Pipeline(config, Models.load(tracking=True, config=config)),
+                       timing=SessionTiming(frames_needed=3, verdict_s=0.0, cooldown_s=0.0))
+    client = create_app(store, live, config_path=tmp_path / "station.toml", testing=True).test_client()
+    login(client, "boss", "admin password")
+    live.start()
+    try:
+        assert wait_for(lambda: live.frames_judged >= 3, 120)
+        r = client.post("/calibrate/reference", data={"csrf_token": csrf(client, "/calibrate")})  # a camera frame
+        assert r.status_code == 303 and len(list(refs.glob("ref-*.jpg"))) == 1
+        for _ in range(8):
+            page = enrol(client)
+            assert "Enrolled 4 reference photo(s)" in page and "skipped" not in page
+        judged = live.frames_judged
+        assert wait_for(lambda: live.frames_judged >= judged + 10, 120)  # still judging
+    finally:
+        live.stop()
+    assert not live.errors, live.errors
+    assert sorted(Path(s).name for s in uniform_rule(live).prototypes.sources) == sorted(p.name for p in refs.iterdir())
