@@ -183,7 +183,7 @@ def cmd_serve(args) -> int:
     from station.identify import BadgeReader
     from station.live import LiveStation
     from station.store import Store
-    from web.app import create_app
+    from web.app import SERVER_SETTINGS, create_app
 
     config = load_config(args.config)
     store = Store.from_config(config)
@@ -198,7 +198,7 @@ def cmd_serve(args) -> int:
     try:
         app = create_app(store, live, config_path=Path(args.config).resolve() if args.config else None,
                          roster=roster)
-        waitress.serve(app, host=args.host, port=args.port, threads=6)
+        waitress.serve(app, host=args.host, port=args.port, **SERVER_SETTINGS)
     finally:
         live.stop()
     return EXIT_PASS

@@ -149,3 +149,15 @@ def png_header_only(path, width, height):
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16))
                      + chunk(b"IEND", b""))
     return path
+
+
+def blank_png(width: int, height: int) -> bytes:
+    """A valid, fully decodable grey PNG of any size that stays small (rows of zeros compress ~1000:1), made a row at
+    a time: a 20000x20000 one is ~400 KB on the wire and 1.2 GB once decoded to BGR."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    z = zlib.compressobj(6)
+    row = b"\x00" * (width + 1)  # the filter byte, then one byte a pixel
+    idat = b"".join(z.compress(row) for _ in range(height)) + z.flush()
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", idat) + chunk(b"IEND", b""))

@@ -21,6 +21,11 @@ from web import api, auth, calibrate, kiosk, review
 from web.common import Station, register_error_handlers
 
 
+# waitress refuses a larger body from its Content-Length alone, before buffering it (the app's own limit, 2 MB,
+# applies only once waitress has read the whole body); the margin is for multipart framing
+SERVER_SETTINGS = {"threads": 6, "max_request_body_size": 3 * 1024 * 1024}
+
+
 def create_app(store: Store, live=None, secret_key: str | None = None, testing: bool = False,
                config_path: Path | None = None, roster=None, enroller: Enroller | None = None) -> Flask:
     """`live`: the running `station.live.LiveStation` (state, preview, identify); None when no camera runs.

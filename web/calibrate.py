@@ -1,6 +1,7 @@
 """The admins' calibration pages: framing aid, badge position test, reference photos, uniform enrolment, policy."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -9,6 +10,7 @@ from station.store import write_atomically
 from web.common import login_required, station
 
 bp = Blueprint("calibrate", __name__)
+REFERENCE_NAME = re.compile(r"[\w-][\w.-]*\.jpg")  # a file in the references folder, never a path
 
 
 @bp.get("/calibrate")
@@ -35,17 +37,19 @@ def page(policy: str | None = None, error: str | None = None):
 @bp.post("/calibrate/reference")
 @login_required("admin")
 def add_reference():
-    """A uniform reference photo: the live frame, or an uploaded photo (type, size and decoding checked)."""
+    """A uniform reference photo: the live frame, or an uploaded photo (JPEG or PNG; its size is read from the
+    header and refused beyond `station.imageio.MAX_PIXELS` before any pixel is decoded)."""
     import cv2
-    import numpy as np
+
+    from station.imageio import ImageError, decode_image
 
     s = station()
     upload = request.files.get("photo")
     if upload is not None and upload.filename:
-        data = upload.read()
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
-        if image is None or min(image.shape[:2]) < 64:
-            flash("上传失败：不是可读的照片 / Upload refused: not a readable photo (JPEG or PNG, at least 64 px)")
+        try:
+            image = decode_image(upload.read(), "upload")
+        except ImageError as exc:
+            flash(f"上传失败：照片不可用（JPEG 或 PNG，每边至少 64 像素，至多 5000 万像素）/ Upload refused: {exc}")
             return redirect(url_for("calibrate.index")), 303
     else:
         image = s.live.capture() if s.live is not None else None
@@ -55,6 +59,18 @@ def add_reference():
     ok, jpg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 92])
     write_atomically(s.references / f"ref-{datetime.now(timezone.utc):%Y%m%d-%H%M%S-%f}.jpg", jpg.tobytes())
     flash("已保存参考照片 / Reference photo saved")
+    return redirect(url_for("calibrate.index")), 303
+
+
+@bp.post("/calibrate/reference/delete")
+@login_required("admin")
+def delete_reference():
+    name = request.form.get("name", "")
+    path = station().references / name
+    if not REFERENCE_NAME.fullmatch(name) or path.is_symlink() or not path.is_file():
+        abort(404)
+    path.unlink()
+    flash(f"已删除参考照片 / Reference photo deleted: {name}")
     return redirect(url_for("calibrate.index")), 303
 
 

@@ -46,7 +46,8 @@ def test_review_filters_record_override_and_export(client, store):
     assert "T2" in client.get("/review?check=footwear").get_data(as_text=True)
     assert client.get("/review?from=yesterday").status_code == 400
     rid = store.find()[0].id if store.find()[0].technician == "T2" else store.find()[1].id
-    assert client.get(f"/evidence/{rid}.jpg").headers["Content-Type"] == "image/jpeg"
+    with client.get(f"/evidence/{rid}.jpg") as photo:
+        assert photo.headers["Content-Type"] == "image/jpeg"
     token = csrf(client, f"/review/{rid}")
     assert client.post(f"/review/{rid}", data={"verdict": "pass", "reason": " ", "csrf_token": token}).status_code == 400
     assert client.post(f"/review/{rid}", data={"verdict": "pass", "reason": "sandals were work boots",
@@ -125,3 +126,25 @@ def test_reference_uploads_are_checked(admin_client, tmp_path):
     assert len(list(refs.glob("*.jpg"))) == 1
     big = {"photo": (io.BytesIO(b"\xff" * (3 * 1024 * 1024)), "huge.jpg"), "csrf_token": token}
     assert admin_client.post("/calibrate/reference", data=big, content_type="multipart/form-data").status_code == 413
+
+
+def test_waitress_refuses_a_large_body_before_reading_it(store):
+    """The app's 2 MB limit applies only once waitress has buffered the body: waitress must refuse first."""
+    import socket
+    import threading
+
+    import waitress
+
+    from web.app import SERVER_SETTINGS
+
+    server = waitress.create_server(create_app(store), host="127.0.0.1", port=0, **SERVER_SETTINGS)
+    loop = threading.Thread(target=server.run, daemon=True)
+    loop.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.effective_port), timeout=10) as sock:
+            sock.sendall(b"POST /calibrate/reference HTTP/1.1\r\nHost: station\r\nContent-Length: 300000000\r\n"
+                         b"Content-Type: multipart/form-data; boundary=x\r\n\r\n")  # and never the 300 MB
+            assert sock.recv(100).startswith(b"HTTP/1.1 413")
+    finally:
+        server.trigger.pull_trigger(server.close)  # closed from its own loop, which then ends
+        loop.join(10)

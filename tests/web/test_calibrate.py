@@ -1,5 +1,6 @@
 """The calibration pages (admin): policy saves that race or name bad files, references, enrolment."""
 import html
+import io
 import itertools
 import threading
 import time
@@ -8,7 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from factories import csrf, login
+from factories import blank_png, csrf, login
+from PIL import Image
 
 from station.config import load_config
 
@@ -60,6 +62,37 @@ def test_a_policy_naming_files_that_load_is_saved(admin_client, tmp_path):
               '[uniform]\nprototypes = "site/uniform.json"\n[log]\nevidence_dir = "data/evidence"\n')
     r = admin_client.post("/calibrate/policy", data={"policy": policy, "csrf_token": csrf(admin_client, "/calibrate")})
     assert r.status_code == 303 and (tmp_path / "station.toml").read_text() == policy
+
+
+def upload(client, data: bytes, name="ref.png"):
+    return client.post("/calibrate/reference", content_type="multipart/form-data",
+                       data={"photo": (io.BytesIO(data), name), "csrf_token": csrf(client, "/calibrate")})
+
+
+def test_a_huge_photo_is_refused_from_its_header_before_it_is_decoded(admin_client, tmp_path):
+    bomb = blank_png(20000, 20000)  # 0.4 MB as a PNG, 1.2 GB decoded
+    t0 = time.monotonic()
+    r = upload(admin_client, bomb)
+    took = time.monotonic() - t0
+    page = admin_client.get("/calibrate").get_data(as_text=True)
+    assert r.status_code == 303 and "too large (20000x20000" in page and took < 10
+    assert not list((tmp_path / "calibration").rglob("*.jpg"))
+
+
+def test_an_admin_deletes_a_reference_photo_and_nothing_else(admin_client, tmp_path):
+    png = io.BytesIO()
+    Image.fromarray(np.full((200, 120, 3), 90, np.uint8)).save(png, format="PNG")
+    assert upload(admin_client, png.getvalue()).status_code == 303
+    refs = tmp_path / "calibration" / "references"
+    (name,) = [p.name for p in refs.glob("*.jpg")]
+    assert f'value="{name}"' in admin_client.get("/calibrate").get_data(as_text=True)  # a delete button for it
+    token = csrf(admin_client, "/calibrate")
+    for other in ("../../station.toml", "../references", ".hidden.jpg", "none.jpg"):
+        r = admin_client.post("/calibrate/reference/delete", data={"name": other, "csrf_token": token})
+        assert r.status_code == 404, other
+    assert (tmp_path / "station.toml").is_file()
+    r = admin_client.post("/calibrate/reference/delete", data={"name": name, "csrf_token": token})
+    assert r.status_code == 303 and not list(refs.iterdir())
 
 
 def wait_for(predicate, seconds):
