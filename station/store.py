@@ -21,6 +21,8 @@ from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text,
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, selectinload
 
 STATUSES = ("pass", "fail", "unknown")
+MAX_ID = 2**31 - 1  # record ids are 32-bit on PostgreSQL: a larger one names no record (and must not reach the driver)
+MAX_REASON = 500  # characters in an override's reason
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 log = logging.getLogger(__name__)
 # Evidence photos go into a subfolder of [log] evidence_dir that only the station writes, named by day and time plus
@@ -234,6 +236,8 @@ class Store:
             raise
 
     def get(self, record_id: int) -> Record:
+        if not 1 <= record_id <= MAX_ID:
+            raise StoreError(f"no record {record_id}")
         with Session(self.engine) as session:
             record = session.get(Record, record_id, options=[selectinload(Record.results),
                                                               selectinload(Record.overrides)])
@@ -264,10 +268,12 @@ class Store:
             raise StoreError(f"an override sets pass or fail, got {verdict!r}")
         if not reason.strip():
             raise StoreError("an override needs a reason")
+        if len(reason.strip()) > MAX_REASON:
+            raise StoreError(f"an override's reason is at most {MAX_REASON} characters")
         if not user.strip():
             raise StoreError("an override needs the supervisor's name")
         with Session(self.engine) as session, session.begin():
-            if session.get(Record, record_id) is None:
+            if not 1 <= record_id <= MAX_ID or session.get(Record, record_id) is None:
                 raise StoreError(f"no record {record_id}")
             session.add(Override(record_id=record_id, user=user, verdict=verdict, reason=reason.strip()))
 

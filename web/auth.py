@@ -5,7 +5,7 @@ import time
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 
-from web.common import station
+from web.common import local_path, station
 
 bp = Blueprint("auth", __name__)
 LOGIN_LIMIT, LOGIN_WINDOW_S = 5, 300  # failed logins per address within the window before refusing more
@@ -28,8 +28,7 @@ def login():
         session.clear()
         session.update(user=request.form["username"], role=role)
         session.permanent = True
-        target = request.args.get("next", "")
-        return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("review.index"))
+        return redirect(local_path(request.args.get("next", ""), url_for("review.index")))
     return render_template("login.html")
 
 

@@ -1,6 +1,7 @@
 """What the blueprints share: the station they serve, the login check, error pages, the record filter and JSON."""
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -9,9 +10,20 @@ from pathlib import Path
 
 from flask import Flask, abort, current_app, g, jsonify, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
 
 from station.store import RecordFilter, Store
 
+# Pages come from this site only: no framing (clickjacking), no inline script, no guessing of content types
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+                               "frame-ancestors 'none'; form-action 'self'",
+    "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
+ERRORS_ZH = {400: "请求有误", 401: "请先登录", 403: "没有权限", 404: "没有找到", 405: "不支持这种请求", 409: "现在无法处理",
+             413: "上传的内容太大", 429: "请求太多，请稍后再试"}
+# where to go after login: a path on this site, never //host, /\host or a path with white space or control characters
+LOCAL_PATH = re.compile(r"/(?![/\\])[^\x00-\x20\x7f\\]*")
+PRINTABLE = re.compile(r"[^\x00-\x1f\x7f]+")
 CHECK_NAMES = {"uniform": ("工作服", "Uniform"), "badge": ("工号牌", "Work badge"), "footwear": ("鞋履", "Footwear"),
                "cuffs": ("袖口裤脚", "Cuffs"), "accessories": ("首饰", "Jewellery")}
 
@@ -56,24 +68,36 @@ def login_required(role: str = "supervisor"):
 
 
 def register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(CSRFError)
-    def csrf_error(exc):
-        return render_template("error.html", code=400, message_zh="表单已过期，请刷新后重试",
-                               message_en=f"The form expired or was not sent by this site ({exc.description})"), 400
+    """Every error, an unexpected one included, as a page in zh-CN and English, or as JSON where a script asked
+    (the API, the kiosk's requests); and the security headers on every response."""
+    @app.errorhandler(HTTPException)
+    def http_error(exc):
+        code = exc.code or 500
+        if isinstance(exc, CSRFError):
+            zh, en = "表单已过期，请刷新后重试", f"The form expired or was not sent by this site ({exc.description})"
+        elif code >= 500:  # Flask has logged the traceback; the page says no more than that
+            zh, en = "服务器出错", "Internal error: the details are in the station's log"
+        else:
+            zh, en = ERRORS_ZH.get(code, "请求有误"), exc.description
+        if request.path.startswith(("/api/", "/kiosk/")):
+            return jsonify(ok=False, error=en), code
+        return render_template("error.html", code=code, message_zh=zh, message_en=en), code
 
-    @app.errorhandler(403)
-    def forbidden(_):
-        return render_template("error.html", code=403, message_zh="没有权限", message_en="Not allowed"), 403
+    @app.after_request
+    def security_headers(response):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
 
-    @app.errorhandler(404)
-    def not_found(_):
-        return render_template("error.html", code=404, message_zh="没有找到", message_en="Not found"), 404
 
-    @app.errorhandler(400)
-    def bad_request(exc):
-        if request.path.startswith("/api/"):
-            return jsonify(error=exc.description), 400
-        return render_template("error.html", code=400, message_zh="请求有误", message_en=exc.description), 400
+def local_path(target: str, default: str) -> str:
+    return target if LOCAL_PATH.fullmatch(target) else default
+
+
+def spreadsheet_cell(value) -> str:
+    """A CSV cell that a spreadsheet shows as text: one starting with = + - @ (or a tab or CR) would be a formula."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def parse_filter(args) -> RecordFilter:
@@ -82,9 +106,15 @@ def parse_filter(args) -> RecordFilter:
         if not value:
             return None
         try:
-            return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+            date = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=timezone.utc)
         except ValueError:
             abort(400, f"{name} must be a date YYYY-MM-DD, got {value!r}")
+        if not 1900 <= date.year <= 9998:  # 9999-12-31 has no next day to end the range at
+            abort(400, f"{name} must be a date from 1900-01-01 to 9998-12-31, got {value!r}")
+        return date
+    technician = args.get("technician", "").strip()
+    if technician and (len(technician) > 64 or not PRINTABLE.fullmatch(technician)):
+        abort(400, "technician must be at most 64 printable characters")
     date_to = day("to")
     verdict = args.get("verdict") or None
     if verdict not in (None, "pass", "fail", "unknown"):
@@ -93,7 +123,7 @@ def parse_filter(args) -> RecordFilter:
     if check is not None and check not in CHECK_NAMES:
         abort(400, f"unknown check {check!r}")
     return RecordFilter(day("from"), date_to + timedelta(days=1) if date_to else None,
-                        args.get("technician", "").strip() or None, verdict, check)
+                        technician or None, verdict, check)
 
 
 def record_json(r) -> dict:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 
-from web.common import station
+from web.common import PRINTABLE, station
 
 bp = Blueprint("kiosk", __name__)
 
@@ -35,8 +35,8 @@ def preview():
 @bp.post("/kiosk/identify")
 def identify():
     number = request.form.get("number", "").strip()
-    if not number or len(number) > 32:
-        return jsonify(ok=False, error="a technician number is 1 to 32 characters"), 400
+    if not number or len(number) > 32 or not PRINTABLE.fullmatch(number):
+        return jsonify(ok=False, error="a technician number is 1 to 32 printable characters"), 400
     live = station().live
     if live is None:
         return jsonify(ok=False, error="camera not running"), 409

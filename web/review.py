@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, send_file, url_for
 
 from station.store import RecordFilter, Store, StoreError
-from web.common import CHECK_NAMES, login_required, parse_filter, station
+from web.common import CHECK_NAMES, login_required, parse_filter, spreadsheet_cell, station
 
 bp = Blueprint("review", __name__)
 
@@ -72,9 +72,10 @@ def export_csv():
                 "override_reason"])
     for r in station().store.find(parse_filter(request.args), limit=100_000):
         last = r.overrides[-1] if r.overrides else None
-        w.writerow([r.id, r.created_at.strftime("%Y-%m-%d %H:%M:%S"), r.technician or "", r.verdict,
-                    r.final_verdict, " ".join(x.check for x in r.results if x.status == "fail"),
-                    last.user if last else "", last.reason if last else ""])
+        w.writerow([spreadsheet_cell(cell) for cell in (
+            r.id, r.created_at.strftime("%Y-%m-%d %H:%M:%S"), r.technician or "", r.verdict, r.final_verdict,
+            " ".join(x.check for x in r.results if x.status == "fail"), last.user if last else "",
+            last.reason if last else "")])
     return Response("\ufeff" + out.getvalue(), mimetype="text/csv",  # BOM: Excel opens UTF-8 Chinese right
                     headers={"Content-Disposition": "attachment; filename=appearance-log.csv"})
 

@@ -109,6 +109,18 @@ def test_override_is_kept_beside_the_machine_verdict(store):
     assert (r.overrides[0].user, r.overrides[0].reason) == ("wang", "badge was under the jacket")
 
 
+def test_ids_beyond_the_column_and_long_reasons_are_refused(store):
+    rid = store.add(verdict("fail"))
+    for huge in (2**31, 2**63, 2**64):  # past PostgreSQL's integer and SQLite's: "no record", not a driver error
+        with pytest.raises(StoreError, match="no record"):
+            store.get(huge)
+        with pytest.raises(StoreError, match="no record"):
+            store.override(huge, "wang", "pass", "checked")
+    with pytest.raises(StoreError, match="500 characters"):
+        store.override(rid, "wang", "pass", "x" * 501)
+    assert not store.get(rid).overrides
+
+
 def test_retention_purges_photos_and_keeps_records(store, tmp_path):
     photo = np.zeros((20, 20, 3), np.uint8)
     old = store.add(verdict(), evidence=photo, when=T0 - timedelta(days=40))
