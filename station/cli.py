@@ -183,7 +183,7 @@ def cmd_serve(args) -> int:
     from station.identify import BadgeReader
     from station.live import LiveStation
     from station.store import Store
-    from web.app import SERVER_SETTINGS, create_app
+    from web.app import SERVER_SETTINGS, create_app, station_secret
 
     config = load_config(args.config)
     store = Store.from_config(config)
@@ -196,8 +196,8 @@ def cmd_serve(args) -> int:
     live = LiveStation(config, store, args.source, badge_reader=BadgeReader(config.identify.code, roster)).start()
     print(f"station: http://{args.host}:{args.port}/ (kiosk), /review (supervisors)")
     try:
-        app = create_app(store, live, config_path=Path(args.config).resolve() if args.config else None,
-                         roster=roster)
+        app = create_app(store, live, station_secret(config.resolve("var/secret_key")),
+                         config_path=Path(args.config).resolve() if args.config else None, roster=roster)
         waitress.serve(app, host=args.host, port=args.port, **SERVER_SETTINGS)
     finally:
         live.stop()

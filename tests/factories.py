@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import re
 import struct
+import threading
 import zlib
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import numpy as np
@@ -161,3 +163,43 @@ def blank_png(width: int, height: int) -> bytes:
     idat = b"".join(z.compress(row) for _ in range(height)) + z.flush()
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
             + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+
+
+class FakeLive:
+    """What the web app reads from and sends to the live station, without threads or models. `accepting`: whether a
+    typed number is taken (False: a verdict is showing); `identified` lists the numbers taken."""
+
+    def __init__(self, config: StationConfig | None = None):
+        self.config = config or StationConfig()
+        self.accepting, self.identified, self.errors = True, [], []
+
+    def state(self) -> dict:
+        return {"phase": "idle", "technician": None, "message_zh": "请扫描工号牌二维码或输入工号",
+                "message_en": "Scan your badge's QR code or enter your number", "progress": 0.0, "verdict": None,
+                "camera_zh": "", "camera_en": "", "frames_judged": 0, "alert_zh": "", "alert_en": ""}
+
+    def identify(self, number: str, how: str = "typed") -> bool:
+        if self.accepting:
+            self.identified.append(number)
+        return self.accepting
+
+    def preview_jpeg(self):
+        return None
+
+    def last_result(self):
+        return None
+
+
+@contextmanager
+def serving(app, **settings):
+    """The app on waitress in a thread on a free port, as `station serve` runs it; yields the base URL."""
+    import waitress
+
+    server = waitress.create_server(app, host="127.0.0.1", port=0, **settings)
+    loop = threading.Thread(target=server.run, daemon=True)
+    loop.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.trigger.pull_trigger(server.close)  # closed from its own loop, which then ends
+        loop.join(10)

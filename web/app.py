@@ -16,7 +16,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from calibration.enrol import Enroller
-from station.store import Store
+from station.store import Store, write_atomically
 from web import api, auth, calibrate, kiosk, review
 from web.common import Station, register_error_handlers
 
@@ -24,6 +24,17 @@ from web.common import Station, register_error_handlers
 # waitress refuses a larger body from its Content-Length alone, before buffering it (the app's own limit, 2 MB,
 # applies only once waitress has read the whole body); the margin is for multipart framing
 SERVER_SETTINGS = {"threads": 6, "max_request_body_size": 3 * 1024 * 1024}
+
+
+def station_secret(path: Path) -> str:
+    """The key that signs this station's sessions and CSRF tokens: made once (mode 0600, like every file
+    `write_atomically` makes) and kept, so a restart does not sign out the supervisors or refuse the kiosk."""
+    if not path.exists():
+        write_atomically(path, secrets.token_hex(32).encode())
+    key = path.read_text().strip()
+    if len(key) < 32:
+        raise ValueError(f"{path}: not a secret key (delete the file and a new one is made)")
+    return key
 
 
 def create_app(store: Store, live=None, secret_key: str | None = None, testing: bool = False,

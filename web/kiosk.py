@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request
+from flask_wtf.csrf import generate_csrf
 
 from web.common import PRINTABLE, station
 
@@ -30,6 +31,12 @@ def preview():
     if jpg is None:
         abort(404)
     return Response(jpg, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@bp.get("/kiosk/token")
+def token():
+    """A fresh CSRF token for the kiosk page, which stays open for days: the one it was served with expires."""
+    return jsonify(csrf_token=generate_csrf()), 200, {"Cache-Control": "no-store"}
 
 
 @bp.post("/kiosk/identify")

@@ -1,7 +1,7 @@
 """The web app through Flask's test client on a real SQLite log: login, CSRF, the kiosk kept out, review, override,
 CSV and the JSON API. (Browser tests in Chromium come with the live station.)"""
 import numpy as np
-from factories import T0, csrf, login, verdict
+from factories import T0, csrf, login, serving, verdict
 
 from web.app import create_app
 
@@ -131,20 +131,11 @@ def test_reference_uploads_are_checked(admin_client, tmp_path):
 def test_waitress_refuses_a_large_body_before_reading_it(store):
     """The app's 2 MB limit applies only once waitress has buffered the body: waitress must refuse first."""
     import socket
-    import threading
-
-    import waitress
 
     from web.app import SERVER_SETTINGS
 
-    server = waitress.create_server(create_app(store), host="127.0.0.1", port=0, **SERVER_SETTINGS)
-    loop = threading.Thread(target=server.run, daemon=True)
-    loop.start()
-    try:
-        with socket.create_connection(("127.0.0.1", server.effective_port), timeout=10) as sock:
+    with serving(create_app(store), **SERVER_SETTINGS) as base:
+        with socket.create_connection(("127.0.0.1", int(base.rsplit(":", 1)[1])), timeout=10) as sock:
             sock.sendall(b"POST /calibrate/reference HTTP/1.1\r\nHost: station\r\nContent-Length: 300000000\r\n"
                          b"Content-Type: multipart/form-data; boundary=x\r\n\r\n")  # and never the 300 MB
             assert sock.recv(100).startswith(b"HTTP/1.1 413")
-    finally:
-        server.trigger.pull_trigger(server.close)  # closed from its own loop, which then ends
-        loop.join(10)
