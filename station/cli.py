@@ -146,21 +146,41 @@ def cmd_run(args) -> int:
     return EXIT_PASS if data["overall"] == "pass" else EXIT_NOT_PASSED
 
 
+def _read_password(args) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    import getpass
+
+    password = getpass.getpass(f"password for {args.name}: ")
+    if getpass.getpass("again: ") != password:
+        raise ValueError("the two passwords differ")
+    return password
+
+
 def cmd_user(args) -> int:
+    """Supervisor accounts. Every change to an account ends its logins at once (a disabled user is signed out)."""
     from station.config import load_config
     from station.store import Store
 
     store = Store.from_config(load_config(args.config))
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
+    if args.action == "list":
+        for u in store.users():
+            print(f"{u.username}\t{u.role}\t{'disabled' if u.disabled else 'enabled'}\t{u.created_at:%Y-%m-%d}")
+        return EXIT_PASS
+    if not args.name:
+        raise ValueError(f"station user {args.action} needs a user name")
+    if args.action == "add":
+        store.add_user(args.name, _read_password(args), args.role)
+        print(f"user {args.name} ({args.role}) added")
+    elif args.action == "set-password":
+        store.set_password(args.name, _read_password(args))
+        print(f"password of {args.name} changed; their logins are ended")
+    elif args.action == "remove":
+        store.remove_user(args.name)
+        print(f"user {args.name} removed; their logins are ended")
     else:
-        import getpass
-
-        password = getpass.getpass(f"password for {args.name}: ")
-        if getpass.getpass("again: ") != password:
-            raise ValueError("the two passwords differ")
-    store.add_user(args.name, password, args.role)
-    print(f"user {args.name} ({args.role}) added")
+        store.set_disabled(args.name, args.action == "disable")
+        print(f"user {args.name} {args.action}d" + ("; their logins are ended" if args.action == "disable" else ""))
     return EXIT_PASS
 
 
@@ -237,9 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config")
     p.set_defaults(func=cmd_enroll)
 
-    p = sub.add_parser("user", help="add a supervisor account to the log (user add NAME --role supervisor|admin)")
-    p.add_argument("action", choices=["add"])
-    p.add_argument("name")
+    p = sub.add_parser("user", help="supervisor accounts: user add NAME --role supervisor|admin, list, remove NAME, "
+                       "set-password NAME, disable NAME, enable NAME")
+    p.add_argument("action", choices=["add", "list", "remove", "set-password", "disable", "enable"])
+    p.add_argument("name", nargs="?")
     p.add_argument("--role", default="supervisor", choices=["supervisor", "admin"])
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     p.add_argument("--config")

@@ -7,9 +7,11 @@ purge deletes old photos and keeps the records. An override is kept beside the m
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
+import secrets
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -17,7 +19,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event, select
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, delete, event,
+                        select)
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, selectinload
 
 STATUSES = ("pass", "fail", "unknown")
@@ -95,6 +98,26 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(256))
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+SESSION_LIFETIME = timedelta(hours=12)
+
+
+class LoginSession(Base):
+    """A supervisor's login, kept on the server so that logging out, or any change to the user, ends it: the
+    cookie only names it. The id is the SHA-256 of the cookie's token, so the table alone lets no one in."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+def _session_id(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class Override(Base):
@@ -132,6 +155,14 @@ def write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _password_hash(password: str) -> str:
+    from werkzeug.security import generate_password_hash
+
+    if len(password) < 8:
+        raise StoreError("a password needs at least 8 characters")
+    return generate_password_hash(password)
 
 
 def blur_boxes(image: np.ndarray, boxes: list[tuple[float, float, float, float]]) -> np.ndarray:
@@ -301,22 +332,44 @@ class Store:
                     orphans += 1
         return {"partial": partial, "orphans": orphans}
 
+    # ------------------------------------------------------------ supervisor accounts and their logins
     def add_user(self, username: str, password: str, role: str = "supervisor") -> None:
-        from werkzeug.security import generate_password_hash
-
         if role not in ROLES:
             raise StoreError(f"role must be one of {ROLES}, got {role!r}")
         if not username.strip() or len(username) > 64:
             raise StoreError("a user name is 1 to 64 characters")
-        if len(password) < 8:
-            raise StoreError("a password needs at least 8 characters")
+        password_hash = _password_hash(password)
         with Session(self.engine) as session, session.begin():
             if session.scalar(select(User).where(User.username == username)) is not None:
                 raise StoreError(f"user {username!r} already exists")
-            session.add(User(username=username, password_hash=generate_password_hash(password), role=role))
+            session.add(User(username=username, password_hash=password_hash, role=role))
+
+    def users(self) -> list[User]:
+        with Session(self.engine) as session:
+            users = list(session.scalars(select(User).order_by(User.username)))
+            session.expunge_all()
+            return users
+
+    def remove_user(self, username: str) -> None:
+        """The account and its logins go; the overrides it made keep its name."""
+        with Session(self.engine) as session, session.begin():
+            session.delete(self._user(session, username))
+            self._end_sessions(session, username)
+
+    def set_password(self, username: str, password: str) -> None:
+        password_hash = _password_hash(password)
+        with Session(self.engine) as session, session.begin():
+            self._user(session, username).password_hash = password_hash
+            self._end_sessions(session, username)
+
+    def set_disabled(self, username: str, disabled: bool) -> None:
+        with Session(self.engine) as session, session.begin():
+            self._user(session, username).disabled = disabled
+            self._end_sessions(session, username)
 
     def check_password(self, username: str, password: str) -> str | None:
-        """The user's role when the password is right, else None (the same answer for an unknown user)."""
+        """The user's role when the password is right and the account enabled, else None (the same answer, after
+        the same hashing time, for an unknown user)."""
         from werkzeug.security import check_password_hash
 
         with Session(self.engine) as session:
@@ -324,7 +377,44 @@ class Store:
             if user is None:
                 check_password_hash("scrypt:32768:8:1$x$" + "0" * 128, password)  # same time as a real check
                 return None
-            return user.role if check_password_hash(user.password_hash, password) else None
+            return user.role if check_password_hash(user.password_hash, password) and not user.disabled else None
+
+    def start_session(self, username: str, now: datetime | None = None) -> str:
+        """A new login for `username`: the token for its cookie (the table keeps only its hash)."""
+        token, now = secrets.token_urlsafe(32), now or utcnow()
+        with Session(self.engine) as session, session.begin():
+            session.execute(delete(LoginSession).where(LoginSession.expires_at <= utcnow()))  # expired ones go
+            session.add(LoginSession(id=_session_id(token), username=username, created_at=now,
+                                     expires_at=now + SESSION_LIFETIME))
+        return token
+
+    def session_user(self, token: str | None) -> tuple[str, str] | None:
+        """(user name, role) of the login that `token` names, while it is not ended, not expired, and its user
+        still exists and is enabled; else None."""
+        if not token:
+            return None
+        with Session(self.engine) as session:
+            row = session.execute(
+                select(User.username, User.role).join(LoginSession, LoginSession.username == User.username)
+                .where(LoginSession.id == _session_id(token), LoginSession.expires_at > utcnow(),
+                       User.disabled.is_(False))).first()
+        return (row.username, row.role) if row else None
+
+    def end_session(self, token: str | None) -> None:
+        if token:
+            with Session(self.engine) as session, session.begin():
+                session.execute(delete(LoginSession).where(LoginSession.id == _session_id(token)))
+
+    @staticmethod
+    def _user(session: Session, username: str) -> User:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise StoreError(f"no user {username!r}")
+        return user
+
+    @staticmethod
+    def _end_sessions(session: Session, username: str) -> None:
+        session.execute(delete(LoginSession).where(LoginSession.username == username))
 
     def purge_evidence(self, older_than_days: int, now: datetime | None = None) -> int:
         """Delete evidence photos older than N days; the records stay and say when their photo went."""

@@ -2,13 +2,12 @@
 calibration pages, each a blueprint.
 
 Everything is served by the app itself (no CDN). Supervisor pages need a login (hashed passwords, roles), every
-form carries a CSRF token (Flask-WTF), the session cookie is HttpOnly and SameSite, and failed logins are limited
-per address. The kiosk (no login) reaches only `/` and `/kiosk/...`.
+form carries a CSRF token (Flask-WTF), the session cookie is HttpOnly and SameSite and names a login kept on the
+server (`station.store.LoginSession`), and failed logins are limited per user and address. The kiosk (no login) reaches only `/` and `/kiosk/...`.
 """
 from __future__ import annotations
 
 import secrets
-from collections import defaultdict, deque
 from datetime import timedelta
 from pathlib import Path
 
@@ -46,7 +45,7 @@ def create_app(store: Store, live=None, secret_key: str | None = None, testing: 
     app.config.update(SECRET_KEY=secret_key or secrets.token_hex(32), SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Lax", PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
                       MAX_CONTENT_LENGTH=2 * 1024 * 1024, TESTING=testing)
-    app.extensions["station"] = Station(store, live, config_path, roster, defaultdict(deque), enroller or Enroller())
+    app.extensions["station"] = Station(store, live, config_path, roster, auth.LoginThrottle(), enroller or Enroller())
     CSRFProtect(app)
     register_error_handlers(app)
     for blueprint in (kiosk.bp, auth.bp, review.bp, calibrate.bp, api.bp):

@@ -36,7 +36,7 @@ class Station:
     live: object | None = None  # station.live.LiveStation; None when no camera runs
     config_path: Path | None = None  # the policy file the calibration pages edit
     roster: object | None = None  # station.identify.Roster
-    failures: dict = field(default_factory=dict)  # failed logins per address
+    throttle: object | None = None  # web.auth.LoginThrottle
     enroller: object | None = None  # calibration.enrol.Enroller: enrolment's own models
     # one change at a time to the policy or the enrolment, so the file on disk and the running rules agree
     calibration_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -51,17 +51,23 @@ def station() -> Station:
     return current_app.extensions["station"]
 
 
+def load_user() -> None:
+    """Before every request: who is logged in, from the server's record of the login that the cookie names (a
+    logged-out, expired or changed user's cookie names none)."""
+    g.user, g.role = station().store.session_user(session.get("sid")) or (None, None)
+
+
 def login_required(role: str = "supervisor"):
     def wrap(view):
         @wraps(view)
         def inner(*args, **kwargs):
-            if "user" not in session:
+            if g.user is None:
+                session.pop("sid", None)
                 if request.path.startswith("/api/"):
                     return jsonify(error="login required"), 401
                 return redirect(url_for("auth.login", next=request.path))
-            if role == "admin" and session.get("role") != "admin":
+            if role == "admin" and g.role != "admin":
                 abort(403)
-            g.user = session["user"]
             return view(*args, **kwargs)
         return inner
     return wrap
@@ -82,6 +88,8 @@ def register_error_handlers(app: Flask) -> None:
         if request.path.startswith(("/api/", "/kiosk/")):
             return jsonify(ok=False, error=en), code
         return render_template("error.html", code=code, message_zh=zh, message_en=en), code
+
+    app.before_request(load_user)
 
     @app.after_request
     def security_headers(response):

@@ -29,7 +29,7 @@ def store(request, tmp_path):
             pytest.skip("no PostgreSQL server: set STATION_PG_URL (.ci/run starts one with .ci/postgres.sh)")
         s = Store(url, tmp_path / "evidence", station="depot-1")
         with s.engine.begin() as conn:  # a clean database for every test
-            for table in ("overrides", "rule_results", "records", "users", "alembic_version"):
+            for table in ("overrides", "rule_results", "records", "login_sessions", "users", "alembic_version"):
                 conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
     s.migrate()
     yield s
@@ -38,10 +38,10 @@ def store(request, tmp_path):
 
 def test_schema_comes_from_alembic(store):
     tables = set(inspect(store.engine).get_table_names())
-    assert {"records", "rule_results", "overrides", "users", "alembic_version"} <= tables
+    assert {"records", "rule_results", "overrides", "users", "login_sessions", "alembic_version"} <= tables
     store.migrate()  # idempotent: already at head
     with store.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
 
 
 def test_sqlite_runs_in_wal(tmp_path):
@@ -226,3 +226,41 @@ def test_users_have_hashed_passwords_and_roles(store):
                        (("zhao", "long enough", "root"), "role")):
         with pytest.raises(StoreError, match=match):
             store.add_user(*bad)
+
+
+def test_a_login_lasts_until_logout_expiry_or_a_change_to_its_user(store):
+    from station.store import utcnow
+
+    store.add_user("wang", "correct horse")
+    store.add_user("li", "battery staple", "admin")
+    token = store.start_session("wang")
+    assert store.session_user(token) == ("wang", "supervisor") and store.session_user("forged") is None
+    with store.engine.connect() as conn:  # the table keeps a hash: reading it lets no one in
+        assert token not in {row[0] for row in conn.execute(text("SELECT id FROM login_sessions"))}
+    store.end_session(token)
+    assert store.session_user(token) is None
+    old = store.start_session("wang", now=utcnow() - timedelta(hours=13))
+    assert store.session_user(old) is None  # 12 hours at most
+    others = store.start_session("li")
+    for change in (lambda: store.set_password("wang", "new password"), lambda: store.set_disabled("wang", True),
+                   lambda: store.remove_user("wang")):
+        token = store.start_session("wang")
+        change()
+        assert store.session_user(token) is None, change
+        assert store.session_user(others) == ("li", "admin")  # another user's login is untouched
+        if store.users()[-1].username == "wang":
+            store.set_disabled("wang", False)
+
+
+def test_a_disabled_user_cannot_log_in_and_unknown_users_cannot_change(store):
+    store.add_user("wang", "correct horse")
+    store.set_disabled("wang", True)
+    assert store.check_password("wang", "correct horse") is None and store.users()[0].disabled
+    store.set_disabled("wang", False)
+    assert store.check_password("wang", "correct horse") == "supervisor"
+    for change in (lambda: store.set_password("nobody", "long enough"), lambda: store.remove_user("nobody"),
+                   lambda: store.set_disabled("nobody", True)):
+        with pytest.raises(StoreError, match="no user 'nobody'"):
+            change()
+    with pytest.raises(StoreError, match="8 characters"):
+        store.set_password("wang", "short")
