@@ -197,13 +197,11 @@ def cmd_purge(args) -> int:
 
 def cmd_serve(args) -> int:
     """The whole station: camera loop, check-in session, log, and the web app on a production WSGI server."""
-    import waitress
-
     from station.config import load_config
     from station.identify import BadgeReader
     from station.live import LiveStation
     from station.store import Store
-    from web.app import SERVER_SETTINGS, create_app, station_secret
+    from web.app import create_app, create_server, station_secret
 
     config = load_config(args.config)
     store = Store.from_config(config)
@@ -218,7 +216,7 @@ def cmd_serve(args) -> int:
     try:
         app = create_app(store, live, station_secret(config.resolve("var/secret_key")),
                          config_path=Path(args.config).resolve() if args.config else None, roster=roster)
-        waitress.serve(app, host=args.host, port=args.port, **SERVER_SETTINGS)
+        create_server(app, args.host, args.port).run()
     finally:
         live.stop()
     return EXIT_PASS

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, delete, event,
-                        select)
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, and_, case, create_engine,
+                        delete, event, func, literal_column, or_, select)
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, selectinload
 
 STATUSES = ("pass", "fail", "unknown")
@@ -277,7 +277,26 @@ class Store:
             session.expunge_all()
             return record
 
-    def find(self, f: RecordFilter = RecordFilter(), limit: int = 500) -> list[Record]:
+    def find(self, f: RecordFilter = RecordFilter(), limit: int = 500, offset: int = 0) -> list[Record]:
+        """The records the filter matches, newest first: `limit` of them from `offset` (a page)."""
+        return self._fetch(self._query(f).offset(offset), limit)
+
+    def record_batches(self, f: RecordFilter = RecordFilter(), batch: int = 500):
+        """Every record the filter matches, newest first, in lists of `batch`, each read in its own short
+        transaction (after the last one read, not at an offset): an export of the whole log never holds it all."""
+        q = self._query(f)
+        while True:
+            records = self._fetch(q, batch)
+            if records:
+                yield records
+            if len(records) < batch:
+                return
+            last = records[-1]
+            q = self._query(f).where(or_(Record.created_at < last.created_at,
+                                         and_(Record.created_at == last.created_at, Record.id < last.id)))
+
+    @staticmethod
+    def _query(f: RecordFilter):
         q = select(Record).options(selectinload(Record.results), selectinload(Record.overrides))
         if f.date_from:
             q = q.where(Record.created_at >= f.date_from)
@@ -289,10 +308,39 @@ class Store:
             q = q.where(Record.verdict == f.verdict)
         if f.failed_check:
             q = q.where(Record.results.any((RuleResult.check == f.failed_check) & (RuleResult.status == "fail")))
+        return q.order_by(Record.created_at.desc(), Record.id.desc())
+
+    def _fetch(self, q, limit: int) -> list[Record]:
         with Session(self.engine) as session:
-            records = list(session.scalars(q.order_by(Record.created_at.desc(), Record.id.desc()).limit(limit)))
+            records = list(session.scalars(q.limit(limit)))
             session.expunge_all()
             return records
+
+    def daily_counts(self, date_from: datetime, date_to: datetime) -> dict[str, dict]:
+        """Per UTC day ("YYYY-MM-DD") in [date_from, date_to): check-ins, those passed (by the final verdict, an
+        override's where there is one), and per rule [passed, judged]. Counted by the database, so a year of
+        records is never loaded."""
+        if self.engine.dialect.name == "postgresql":
+            day = func.date(func.timezone(literal_column("'UTC'"), Record.created_at))
+        else:  # SQLite keeps the UTC time as text
+            day = func.date(Record.created_at)
+        in_range = (Record.created_at >= date_from) & (Record.created_at < date_to)
+        latest = select(Override.record_id, func.max(Override.id).label("id")).group_by(Override.record_id).subquery()
+        final = func.coalesce(Override.verdict, Record.verdict)
+        days: dict[str, dict] = {}
+        with Session(self.engine) as session:
+            for d, n, passed in session.execute(
+                    select(day, func.count(Record.id), func.sum(case((final == "pass", 1), else_=0)))
+                    .outerjoin(latest, latest.c.record_id == Record.id).outerjoin(Override, Override.id == latest.c.id)
+                    .where(in_range).group_by(day)):
+                days[str(d)] = {"records": n, "passed": int(passed or 0), "rules": {}}
+            for d, check, passed, judged in session.execute(
+                    select(day, RuleResult.check, func.sum(case((RuleResult.status == "pass", 1), else_=0)),
+                           func.count(RuleResult.id))
+                    .join(Record, Record.id == RuleResult.record_id)
+                    .where(in_range, RuleResult.status.in_(("pass", "fail"))).group_by(day, RuleResult.check)):
+                days[str(d)]["rules"][check] = [int(passed), judged]
+        return days
 
     def override(self, record_id: int, user: str, verdict: str, reason: str) -> None:
         if verdict not in ("pass", "fail"):

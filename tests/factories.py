@@ -191,11 +191,11 @@ class FakeLive:
 
 
 @contextmanager
-def serving(app, **settings):
+def serving(app):
     """The app on waitress in a thread on a free port, as `station serve` runs it; yields the base URL."""
-    import waitress
+    from web.app import create_server
 
-    server = waitress.create_server(app, host="127.0.0.1", port=0, **settings)
+    server = create_server(app, "127.0.0.1", 0)
     loop = threading.Thread(target=server.run, daemon=True)
     loop.start()
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from station.store import StoreError
-from web.common import login_required, parse_filter, record_json, station
+from web.common import PAGE_SIZE, login_required, parse_filter, parse_page, record_json, station
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -12,7 +12,9 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 @bp.get("/records")
 @login_required()
 def records():
-    return jsonify([record_json(r) for r in station().store.find(parse_filter(request.args))])
+    """A page of the filtered log (`?page=N`, 100 records each, newest first)."""
+    f, page = parse_filter(request.args), parse_page(request.args)
+    return jsonify([record_json(r) for r in station().store.find(f, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)])
 
 
 @bp.get("/records/<int:record_id>")

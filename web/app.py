@@ -7,7 +7,10 @@ server (`station.store.LoginSession`), and failed logins are limited per user an
 """
 from __future__ import annotations
 
+import os
 import secrets
+import sys
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,8 +24,31 @@ from web.common import Station, register_error_handlers
 
 
 # waitress refuses a larger body from its Content-Length alone, before buffering it (the app's own limit, 2 MB,
-# applies only once waitress has read the whole body); the margin is for multipart framing
-SERVER_SETTINGS = {"threads": 6, "max_request_body_size": 3 * 1024 * 1024}
+# applies only once waitress has read the whole body); the margin is for multipart framing. Four threads: the kiosk's
+# polling and a few supervisors, not a crowd that would take both cores from the judging worker.
+SERVER_SETTINGS = {"threads": 4, "max_request_body_size": 3 * 1024 * 1024}
+WEB_NICENESS = 10  # the web threads' CPU priority below the judging worker's (0)
+
+
+def create_server(app: Flask, host: str, port: int):
+    """waitress as `station serve` runs it: SERVER_SETTINGS, and threads at a lower CPU priority."""
+    import waitress
+
+    return waitress.create_server(low_priority(app), host=host, port=port, **SERVER_SETTINGS)
+
+
+def low_priority(app, niceness: int = WEB_NICENESS):
+    """Each server thread lowers its own CPU priority at its first request (on Linux a thread's nice value is its
+    own), so a burst of review pages or an export waits for the judging worker instead of starving it."""
+    niced = threading.local()
+
+    def wsgi(environ, start_response):
+        if not getattr(niced, "done", False):
+            niced.done = True
+            if sys.platform == "linux":
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+        return app(environ, start_response)
+    return wsgi
 
 
 def station_secret(path: Path) -> str:

@@ -24,6 +24,7 @@ ERRORS_ZH = {400: "请求有误", 401: "请先登录", 403: "没有权限", 404:
 # where to go after login: a path on this site, never //host, /\host or a path with white space or control characters
 LOCAL_PATH = re.compile(r"/(?![/\\])[^\x00-\x20\x7f\\]*")
 PRINTABLE = re.compile(r"[^\x00-\x1f\x7f]+")
+PAGE_SIZE = 100  # records on a review page or in an API answer
 CHECK_NAMES = {"uniform": ("工作服", "Uniform"), "badge": ("工号牌", "Work badge"), "footwear": ("鞋履", "Footwear"),
                "cuffs": ("袖口裤脚", "Cuffs"), "accessories": ("首饰", "Jewellery")}
 
@@ -40,6 +41,9 @@ class Station:
     enroller: object | None = None  # calibration.enrol.Enroller: enrolment's own models
     # one change at a time to the policy or the enrolment, so the file on disk and the running rules agree
     calibration_lock: threading.Lock = field(default_factory=threading.Lock)
+    # Supervisors' pages are made one at a time: the web threads share the GIL with the judging worker, so each
+    # page made at once takes its share from judging (the kiosk's requests, which are cheap, never wait for this)
+    supervisor_slot: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def references(self) -> Path:
@@ -68,7 +72,8 @@ def login_required(role: str = "supervisor"):
                 return redirect(url_for("auth.login", next=request.path))
             if role == "admin" and g.role != "admin":
                 abort(403)
-            return view(*args, **kwargs)
+            with station().supervisor_slot:
+                return view(*args, **kwargs)
         return inner
     return wrap
 
@@ -132,6 +137,13 @@ def parse_filter(args) -> RecordFilter:
         abort(400, f"unknown check {check!r}")
     return RecordFilter(day("from"), date_to + timedelta(days=1) if date_to else None,
                         technician or None, verdict, check)
+
+
+def parse_page(args) -> int:
+    page = args.get("page", "1")
+    if not page.isdigit() or not 1 <= int(page) <= 100_000:
+        abort(400, f"page must be a whole number from 1 to 100000, got {page!r}")
+    return int(page)
 
 
 def record_json(r) -> dict:

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, send_file, url_for
 
-from station.store import RecordFilter, Store, StoreError
-from web.common import CHECK_NAMES, login_required, parse_filter, spreadsheet_cell, station
+from station.store import Store, StoreError
+from web.common import CHECK_NAMES, PAGE_SIZE, login_required, parse_filter, parse_page, spreadsheet_cell, station
 
 bp = Blueprint("review", __name__)
 
@@ -17,8 +17,11 @@ bp = Blueprint("review", __name__)
 @bp.get("/review")
 @login_required()
 def index():
-    f = parse_filter(request.args)
-    return render_template("review.html", records=station().store.find(f), args=request.args, checks=CHECK_NAMES)
+    f, page = parse_filter(request.args), parse_page(request.args)
+    records = station().store.find(f, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
+    args = {k: v for k, v in request.args.items() if k != "page"}
+    return render_template("review.html", records=records[:PAGE_SIZE], args=args, checks=CHECK_NAMES, page=page,
+                           more=len(records) > PAGE_SIZE)
 
 
 @bp.route("/review/<int:record_id>", methods=["GET", "POST"])
@@ -66,17 +69,34 @@ def summary():
 @bp.get("/review/export.csv")
 @login_required()
 def export_csv():
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(["id", "time_utc", "technician", "verdict", "final_verdict", "failed_checks", "override_by",
-                "override_reason"])
-    for r in station().store.find(parse_filter(request.args), limit=100_000):
+    """The whole filtered log, streamed a batch of records at a time (BOM first: Excel opens UTF-8 Chinese right);
+    each batch waits for the supervisors' slot like a page, so a long export and other pages take turns."""
+    f, s = parse_filter(request.args), station()
+
+    def line(cells) -> str:
+        out = io.StringIO()
+        csv.writer(out).writerow([spreadsheet_cell(c) for c in cells])
+        return out.getvalue()
+
+    def row(r) -> str:
         last = r.overrides[-1] if r.overrides else None
-        w.writerow([spreadsheet_cell(cell) for cell in (
-            r.id, r.created_at.strftime("%Y-%m-%d %H:%M:%S"), r.technician or "", r.verdict, r.final_verdict,
-            " ".join(x.check for x in r.results if x.status == "fail"), last.user if last else "",
-            last.reason if last else "")])
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",  # BOM: Excel opens UTF-8 Chinese right
+        return line([r.id, r.created_at.strftime("%Y-%m-%d %H:%M:%S"), r.technician or "", r.verdict,
+                     r.final_verdict, " ".join(x.check for x in r.results if x.status == "fail"),
+                     last.user if last else "", last.reason if last else ""])
+
+    def lines():
+        yield "\ufeff" + line(["id", "time_utc", "technician", "verdict", "final_verdict", "failed_checks",
+                               "override_by", "override_reason"])
+        batches = s.store.record_batches(f)
+        while True:
+            with s.supervisor_slot:
+                batch = next(batches, None)
+                text = "".join(map(row, batch or []))
+            if batch is None:
+                return
+            yield text
+
+    return Response(lines(), mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=appearance-log.csv"})
 
 
@@ -84,24 +104,16 @@ def daily_summary(store: Store, days: int, today: datetime | None = None) -> dic
     """Per day: records and pass rate overall and per rule; over the range: the rules failed most."""
     today = (today or datetime.now(timezone.utc)).replace(hour=0, minute=0, second=0, microsecond=0)
     start = today - timedelta(days=days - 1)
-    records = store.find(RecordFilter(date_from=start, date_to=today + timedelta(days=1)), limit=1_000_000)
-    dates = [(start + timedelta(days=i)).date() for i in range(days)]
-    per_day = {d: {"records": 0, "passed": 0, "rules": defaultdict(lambda: [0, 0])} for d in dates}
-    failed = defaultdict(int)
-    for r in records:
-        day = per_day.get(r.created_at.date())
-        if day is None:
-            continue
-        day["records"] += 1
-        day["passed"] += r.final_verdict == "pass"
-        for x in r.results:
-            if x.status in ("pass", "fail"):
-                day["rules"][x.check][0] += x.status == "pass"
-                day["rules"][x.check][1] += 1
-                failed[x.check] += x.status == "fail"
-    rows = [{"date": d.isoformat(), "records": v["records"],
-             "pass_rate": v["passed"] / v["records"] if v["records"] else None,
-             "rules": {c: (p / n if n else None) for c, (p, n) in v["rules"].items()}} for d, v in per_day.items()]
+    counts = store.daily_counts(start, today + timedelta(days=1))
+    rows, failed = [], defaultdict(int)
+    for i in range(days):
+        date = (start + timedelta(days=i)).date().isoformat()
+        day = counts.get(date, {"records": 0, "passed": 0, "rules": {}})
+        for check, (passed, judged) in day["rules"].items():
+            failed[check] += judged - passed
+        rows.append({"date": date, "records": day["records"],
+                     "pass_rate": day["passed"] / day["records"] if day["records"] else None,
+                     "rules": {c: p / n for c, (p, n) in day["rules"].items()}})
     return {"days": rows, "top_failed": sorted(((c, n) for c, n in failed.items() if n), key=lambda t: -t[1])}
 
 

@@ -264,3 +264,30 @@ def test_a_disabled_user_cannot_log_in_and_unknown_users_cannot_change(store):
             change()
     with pytest.raises(StoreError, match="8 characters"):
         store.set_password("wang", "short")
+
+
+def test_record_batches_read_the_whole_log_a_batch_at_a_time(store, monkeypatch):
+    for i in range(23):  # many share one timestamp: the batches must neither skip nor repeat them
+        store.add(verdict("fail" if i % 3 else "pass"), technician=f"T{i}", when=T0 + timedelta(hours=i // 10))
+    newest_first = [r.id for r in store.find(limit=100)]
+    fetched = []
+    fetch = store._fetch
+    monkeypatch.setattr(store, "_fetch", lambda q, limit: fetched.append(fetch(q, limit)) or fetched[-1])
+    batches = list(store.record_batches(batch=5))
+    assert [r.id for b in batches for r in b] == newest_first and len(newest_first) == 23
+    assert [len(b) for b in batches] == [len(b) for b in fetched] == [5, 5, 5, 5, 3]  # one query a batch
+    assert [r.technician for b in store.record_batches(RecordFilter(verdict="pass"), batch=2) for r in b] == \
+        [r.technician for r in store.find(RecordFilter(verdict="pass"))]
+
+
+def test_daily_counts_are_aggregated_by_the_database(store):
+    day1, day2 = T0.replace(hour=0), T0.replace(hour=0) + timedelta(days=1)
+    store.add(verdict("pass", badge="pass", footwear="pass"), when=day1 + timedelta(hours=1))
+    overridden = store.add(verdict("fail", badge="fail", footwear="unknown"), when=day1 + timedelta(hours=23))
+    store.override(overridden, "wang", "fail", "first look")
+    store.override(overridden, "wang", "pass", "badge under the jacket")  # the latest override counts
+    store.add(verdict("fail", badge="pass", footwear="fail"), when=day2)
+    store.add(verdict("pass", badge="pass"), when=day2 + timedelta(days=1))  # outside the range
+    assert store.daily_counts(day1, day2 + timedelta(days=1)) == {
+        day1.date().isoformat(): {"records": 2, "passed": 2, "rules": {"badge": [1, 2], "footwear": [1, 1]}},
+        day2.date().isoformat(): {"records": 1, "passed": 0, "rules": {"badge": [1, 1], "footwear": [0, 1]}}}

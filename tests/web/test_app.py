@@ -132,9 +132,7 @@ def test_waitress_refuses_a_large_body_before_reading_it(store):
     """The app's 2 MB limit applies only once waitress has buffered the body: waitress must refuse first."""
     import socket
 
-    from web.app import SERVER_SETTINGS
-
-    with serving(create_app(store), **SERVER_SETTINGS) as base:
+    with serving(create_app(store)) as base:
         with socket.create_connection(("127.0.0.1", int(base.rsplit(":", 1)[1])), timeout=10) as sock:
             sock.sendall(b"POST /calibrate/reference HTTP/1.1\r\nHost: station\r\nContent-Length: 300000000\r\n"
                          b"Content-Type: multipart/form-data; boundary=x\r\n\r\n")  # and never the 300 MB
