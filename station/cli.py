@@ -195,30 +195,49 @@ def cmd_purge(args) -> int:
     return EXIT_PASS
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt  # waitress's run() takes it as the signal to close; so does a start not yet finished
+
+
 def cmd_serve(args) -> int:
-    """The whole station: camera loop, check-in session, log, and the web app on a production WSGI server."""
+    """The whole station: camera loop, check-in session, log, and the web app on a production WSGI server.
+    SIGTERM and SIGINT stop it cleanly: the server closes, the live threads end, the log is closed; exit 0."""
+    import logging
+    import signal
+
     from station.config import load_config
-    from station.identify import BadgeReader
+    from station.identify import BadgeReader, Roster
     from station.live import LiveStation
     from station.store import Store
     from web.app import create_app, create_server, station_secret
 
-    config = load_config(args.config)
-    store = Store.from_config(config)
-    recovered = store.recover()
-    if any(recovered.values()):
-        print(f"cleared after an unclean stop: {recovered}", file=sys.stderr)
-    from station.identify import Roster
-
-    roster = Roster.from_csv(config.resolve(config.identify.roster)) if config.identify.roster else None
-    live = LiveStation(config, store, args.source, badge_reader=BadgeReader(config.identify.code, roster)).start()
-    print(f"station: http://{args.host}:{args.port}/ (kiosk), /review (supervisors)")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _interrupt)
+    store = live = None
     try:
+        config = load_config(args.config)
+        store = Store.from_config(config)
+        recovered = store.recover()
+        if any(recovered.values()):
+            print(f"cleared after an unclean stop: {recovered}", file=sys.stderr)
+        roster = Roster.from_csv(config.resolve(config.identify.roster)) if config.identify.roster else None
+        live = LiveStation(config, store, args.source, badge_reader=BadgeReader(config.identify.code, roster)).start()
         app = create_app(store, live, station_secret(config.resolve("var/secret_key")),
                          config_path=Path(args.config).resolve() if args.config else None, roster=roster)
-        create_server(app, args.host, args.port).run()
+        server = create_server(app, args.host, args.port)
+        print(f"station: http://{args.host}:{args.port}/ (kiosk), /review (supervisors)", flush=True)
+        server.run()  # returns once a signal has closed it
+    except KeyboardInterrupt:
+        pass  # stopped before the server ran
     finally:
-        live.stop()
+        for sig in (signal.SIGTERM, signal.SIGINT):  # a second signal must not cut the clean stop short
+            signal.signal(sig, signal.SIG_IGN)
+        if live is not None:
+            live.stop()
+        if store is not None:
+            store.close()
+    print("station: stopped", file=sys.stderr)
     return EXIT_PASS
 
 

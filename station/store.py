@@ -157,6 +157,15 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
+def _owner_only(database: Path) -> None:
+    """The SQLite file (password hashes, who was checked when) readable by the station's user only; SQLite gives its
+    -wal and -shm files the same mode."""
+    if not database.exists():
+        os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))  # an empty file is a new SQLite database
+    elif database.stat().st_mode & 0o077:
+        database.chmod(0o600)
+
+
 def _password_hash(password: str) -> str:
     from werkzeug.security import generate_password_hash
 
@@ -201,6 +210,8 @@ class Store:
         self.engine = create_engine(url)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            if self.engine.url.database not in (None, "", ":memory:"):
+                _owner_only(Path(self.engine.url.database))
         self.evidence_dir = Path(evidence_dir)
         self.station = station
         self.evidence_failure: str | None = None  # the last photo write's error; None once one is written again
@@ -213,6 +224,10 @@ class Store:
         store = cls(url, config.resolve(log.evidence_dir), log.station_name)
         store.migrate()
         return store
+
+    def close(self) -> None:
+        """Close every connection (SQLite then folds its write-ahead log back into the database file)."""
+        self.engine.dispose()
 
     def migrate(self) -> None:
         """Create or upgrade the schema to the newest alembic revision."""

@@ -52,6 +52,21 @@ def test_sqlite_runs_in_wal(tmp_path):
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_the_sqlite_log_is_readable_by_its_owner_only(tmp_path):
+    import stat
+
+    s = Store(tmp_path / "log.db", tmp_path / "evidence")
+    s.migrate()
+    s.add(verdict())
+    for name in ("log.db", "log.db-wal", "log.db-shm"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
+    s.close()
+    assert not (tmp_path / "log.db-wal").exists()  # closed: the write-ahead log is folded back
+    (tmp_path / "old.db").touch(mode=0o644)
+    Store(tmp_path / "old.db", tmp_path / "evidence")  # made by an earlier version: tightened
+    assert stat.S_IMODE((tmp_path / "old.db").stat().st_mode) == 0o600
+
+
 def test_record_with_evidence_round_trips(store, tmp_path):
     photo = np.full((120, 80, 3), 200, np.uint8)
     rid = store.add(verdict(), technician="T1024", evidence=photo, when=T0)
