@@ -7,6 +7,7 @@ for. A camera that is unplugged or stops sending frames is reopened with a growi
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +29,14 @@ RETENTION_EVERY_S = 6 * 3600  # the evidence purge runs at start and then this o
 RECORD_ALERT = ("检查记录未能保存，请通知管理员", "Check-ins are not being saved: please tell the administrator")
 EVIDENCE_ALERT = ("证据照片未能保存，请通知管理员", "Evidence photos are not being saved: please tell the administrator")
 log = logging.getLogger(__name__)
+# an absolute file path inside a message (/a/b/c.json, not "km/h" nor " / " between two languages)
+ABSOLUTE_PATH = re.compile(r"(?<![\w.~])/(?:[^\s/()'\"`]+/)+([^\s/()'\"`]*)")
+
+
+def plain(text: str) -> str:
+    """A message for the kiosk, which anyone can read: absolute paths cut to their file name (the log and the admin
+    pages keep the whole path)."""
+    return ABSOLUTE_PATH.sub(r"\1", text)
 
 
 class LiveStation:
@@ -44,6 +53,7 @@ class LiveStation:
         self.recorded: list[int] = []  # record ids written by this station since start
         self.errors: list[str] = []  # the newest problems, with time and detail, for /calibrate (and the log)
         self._record_failure: str | None = None  # the last record's error; None once one is stored again
+        self._camera_failure: str | None = None  # the camera's last error; None while frames come
         self.frames_judged = 0
         self.camera_zh, self.camera_en = "正在连接摄像头", "Connecting to the camera"
         self._lock = threading.Lock()
@@ -69,11 +79,15 @@ class LiveStation:
 
     # ------------------------------------------------------------ what the web app reads and sends
     def state(self) -> dict:
+        """What the kiosk shows (no login): plain messages, and of a verdict only each rule's status and reason."""
         with self._lock:
             view = self.session.view()
-            return {"phase": view.phase.value, "technician": view.technician, "message_zh": view.message_zh,
-                    "message_en": view.message_en, "progress": round(view.progress, 2),
-                    "verdict": view.verdict.to_dict() if view.verdict else None,
+            v = view.verdict
+            verdict = None if v is None else {"technician": v.technician, "overall": v.overall, "checks": {
+                k: {"status": r.status.value, "reason_zh": plain(r.reason_zh), "reason_en": plain(r.reason_en)}
+                for k, r in v.results.items()}}
+            return {"phase": view.phase.value, "technician": view.technician, "message_zh": plain(view.message_zh),
+                    "message_en": plain(view.message_en), "progress": round(view.progress, 2), "verdict": verdict,
                     "camera_zh": self.camera_zh, "camera_en": self.camera_en, "frames_judged": self.frames_judged,
                     **dict(zip(("alert_zh", "alert_en"), self._alert()))}
 
@@ -120,12 +134,15 @@ class LiveStation:
                     with self._lock:
                         self._frame, self._frame_no = frame, self._frame_no + 1
                         self.camera_zh, self.camera_en = "", ""
-                    pause = 0.5
+                    pause, self._camera_failure = 0.5, None
                 raise SourceError("the source ended")
             except (SourceError, OSError, ValueError) as exc:
-                with self._lock:
+                with self._lock:  # the kiosk says what to do; the error itself goes to the admins and the log
                     self.camera_zh = "摄像头已断开，正在重新连接…"
-                    self.camera_en = f"Camera disconnected ({exc}); reconnecting…"
+                    self.camera_en = "Camera disconnected; reconnecting…"
+                if str(exc) != self._camera_failure:
+                    self._camera_failure = str(exc)
+                    self._report(f"camera: {exc}")
                 self._stop.wait(pause)
                 pause = min(pause * 2, RECONNECT_MAX_S)
 

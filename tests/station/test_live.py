@@ -176,3 +176,45 @@ def test_soak_3000_frames_memory_flat_no_record_lost(tmp_path):
     assert len(verdicts) >= 500 and not live.errors
     assert len(store.find(limit=100_000)) == len(verdicts) == len(live.recorded)  # every verdict is a record
     assert rss_end - rss_warm < 60_000  # KiB: peak memory grew by less than 60 MB over 2,700 frames
+
+
+def test_the_kiosk_shows_no_file_path_and_the_admins_get_it(tmp_path):
+    """An unenrolled uniform's reason and a camera error name files: the kiosk (no login) gets plain messages, the
+    record and /calibrate's problem list keep the paths."""
+    import json
+
+    from station.config import StationConfig
+
+    opened = []
+
+    def camera():
+        opened.append(1)
+        if len(opened) == 1:
+            raise SourceError(f"{tmp_path}/videos/entrance.mp4: cannot open as a video")
+        yield from frames()
+
+    live, store = station(tmp_path, camera, SessionTiming(frames_needed=3, verdict_s=30))
+    config = StationConfig(base_dir=tmp_path)  # uniform not enrolled: its reason names tmp_path/calibration/...
+    live.apply_policy(config)
+    live.start()
+    try:
+        assert wait_for(lambda: "reconnecting" in live.state()["camera_en"])
+        shown = [json.dumps(live.state(), ensure_ascii=False)]
+        assert live.identify("T1024")
+        assert wait_for(lambda: live.state()["verdict"] is not None)
+        shown.append(json.dumps(live.state(), ensure_ascii=False))
+    finally:
+        live.stop()
+    assert not [s for s in shown if str(tmp_path) in s], shown
+    assert "uniform.json" in live.state()["verdict"]["checks"]["uniform"]["reason_en"]  # the file's name stays
+    assert str(tmp_path) in store.get(live.recorded[0]).results[0].reason_en  # the log keeps the path
+    assert any(f"{tmp_path}/videos/entrance.mp4" in e for e in live.errors)  # and so does /calibrate
+
+
+def test_plain_cuts_absolute_paths_only():
+    from station.live import plain
+
+    assert plain("Uniform not enrolled (/srv/station/calibration/uniform.json not found)") == \
+        "Uniform not enrolled (uniform.json not found)"
+    for text in ("请扫描工号牌 / Scan your badge", "10 km/h", "P(open) 0.3/0.5", "~/x"):
+        assert plain(text) == text
