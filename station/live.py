@@ -138,8 +138,8 @@ class LiveStation:
                 raise SourceError("the source ended")
             except (SourceError, OSError, ValueError) as exc:
                 with self._lock:  # the kiosk says what to do; the error itself goes to the admins and the log
-                    self.camera_zh = "摄像头已断开，正在重新连接…"
-                    self.camera_en = "Camera disconnected; reconnecting…"
+                    self.camera_zh = "摄像头已断开，正在重新连接…（请检查连接线）"
+                    self.camera_en = "Camera disconnected; reconnecting… (check its cable)"
                 if str(exc) != self._camera_failure:
                     self._camera_failure = str(exc)
                     self._report(f"camera: {exc}")

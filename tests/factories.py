@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import struct
 import threading
+import time
 import zlib
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -203,3 +204,13 @@ def serving(app):
     finally:
         server.trigger.pull_trigger(server.close)  # closed from its own loop, which then ends
         loop.join(10)
+
+
+def wait_for(predicate, seconds: float = 20.0) -> bool:
+    """Poll `predicate` until it is true (True) or `seconds` have passed (False): for the live station's threads."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False

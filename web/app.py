@@ -3,7 +3,8 @@ calibration pages, each a blueprint.
 
 Everything is served by the app itself (no CDN). Supervisor pages need a login (hashed passwords, roles), every
 form carries a CSRF token (Flask-WTF), the session cookie is HttpOnly and SameSite and names a login kept on the
-server (`station.store.LoginSession`), and failed logins are limited per user and address. The kiosk (no login) reaches only `/` and `/kiosk/...`.
+server (`station.store.LoginSession`), and failed logins are limited per user and address. The kiosk (no login)
+reaches only `/` and `/kiosk/...`. README's Security section says what is protected and how.
 """
 from __future__ import annotations
 

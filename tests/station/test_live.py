@@ -1,10 +1,9 @@
 """The live station with fake models and a synthetic camera: threads, session, log, reconnects, and a soak run."""
 import resource
-import time
 
 import numpy as np
 import pytest
-from factories import FakeAttire, H, W, config, fake_models
+from factories import FakeAttire, H, W, config, fake_models, wait_for
 
 from models.perception import Box
 from station.live import LiveStation
@@ -32,15 +31,6 @@ def station(tmp_path, source, timing=SessionTiming(frames_needed=3, verdict_s=0.
     attire = FakeAttire([BADGE, *SHOES], {"feet": {"closed": 0.95, "open": 0.05}})
     pipeline = Pipeline(config(), fake_models(attire=attire))
     return LiveStation(config(), store, source, pipeline, badge_reader, timing), store
-
-
-def wait_for(predicate, seconds=20.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_a_typed_number_and_good_frames_end_in_a_stored_record(tmp_path):

@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from factories import blank_png, csrf, login
+from factories import blank_png, csrf, login, wait_for
 from PIL import Image
 
 from station.config import load_config
@@ -93,15 +93,6 @@ def test_an_admin_deletes_a_reference_photo_and_nothing_else(admin_client, tmp_p
     assert (tmp_path / "station.toml").is_file()
     r = admin_client.post("/calibrate/reference/delete", data={"name": name, "csrf_token": token})
     assert r.status_code == 303 and not list(refs.iterdir())
-
-
-def wait_for(predicate, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def uniform_rule(live):

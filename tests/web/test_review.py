@@ -82,7 +82,7 @@ def test_web_threads_run_below_the_judging_worker(client):
     import threading
     import urllib.request
 
-    from factories import serving
+    from factories import serving, wait_for
 
     def nice(tid) -> int:
         with open(f"/proc/self/task/{tid}/stat") as f:
@@ -106,7 +106,7 @@ def test_review_load_does_not_starve_judging(store, tmp_path, shared_eval):
     import time
     import urllib.request
 
-    from factories import serving
+    from factories import serving, wait_for
 
     from station.config import StationConfig
     from station.live import LiveStation
@@ -134,7 +134,7 @@ def test_review_load_does_not_starve_judging(store, tmp_path, shared_eval):
     live.start()
     try:
         with serving(app) as base:
-            assert wait_for(lambda: live.frames_judged >= 5)
+            assert wait_for(lambda: live.frames_judged >= 5, 120)
             alone = judged_per_s()
             stop, served = threading.Event(), []
 
@@ -157,14 +157,3 @@ def test_review_load_does_not_starve_judging(store, tmp_path, shared_eval):
         live.stop()
     assert served and set(served) == {200}
     assert loaded >= 0.5 * alone, f"judging fell from {alone:.2f} to {loaded:.2f} frames/s under review load"
-
-
-def wait_for(predicate, seconds=120.0):
-    import time
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
