@@ -306,3 +306,29 @@ def test_daily_counts_are_aggregated_by_the_database(store):
     assert store.daily_counts(day1, day2 + timedelta(days=1)) == {
         day1.date().isoformat(): {"records": 2, "passed": 2, "rules": {"badge": [1, 2], "footwear": [1, 1]}},
         day2.date().isoformat(): {"records": 1, "passed": 0, "rules": {"badge": [1, 1], "footwear": [0, 1]}}}
+
+
+def test_a_log_from_before_the_hardening_is_upgraded_with_its_data(store):
+    """Migrations 0003 and 0004 on a log at 0002 that holds a record and a user (SQLite and PostgreSQL)."""
+    from alembic import command
+    from alembic.config import Config
+
+    from station.store import MIGRATIONS
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0002")
+    store.engine.dispose()
+    with store.engine.begin() as conn:
+        assert "login_sessions" not in inspect(conn).get_table_names()
+        conn.execute(text("INSERT INTO records (created_at, station, verdict, frames) "
+                          "VALUES ('2026-11-20 07:30:00', 'depot-1', 'fail', 6)"))
+        conn.execute(text("INSERT INTO users (username, password_hash, role, created_at) VALUES "
+                          "('wang', 'scrypt:x', 'admin', '2026-11-20 07:30:00')"))
+    store.migrate()
+    (record,) = store.find()
+    assert record.verdict == "fail" and record.evidence_error is None
+    assert [(u.username, u.disabled) for u in store.users()] == [("wang", False)]
+    assert store.session_user(store.start_session("wang")) == ("wang", "admin")
