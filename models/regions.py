@@ -19,6 +19,8 @@ LIMB_SEGMENTS = (
     ("forearm_lower", "elbow", "wrist", 0.22, 0.5, 0.95),
     ("thigh", "hip", "knee", 0.38, 0.0, 1.0),
     ("shin", "knee", "ankle", 0.3, 0.0, 1.0),
+    # the upper half of the shin, below the knee: bare here means shorts or a skirt, not a turned-up hem
+    ("shin_upper", "knee", "ankle", 0.28, 0.05, 0.5),
     # just above the ankle: bare skin here (with long trousers required) means a rolled trouser leg
     ("shin_lower", "knee", "ankle", 0.26, 0.7, 1.0),
 )
@@ -104,10 +106,30 @@ def build_regions(kp: Keypoints, min_visibility: float = 0.5) -> dict[str, Regio
         # the clothes judged for the uniform; without hips in view, only the part surely above the frame's edge
         regions["torso"] = Region("torso", full_torso if hips_seen else
                                   np.stack([lerp(ls, rs, 0.1), lerp(rs, ls, 0.1), r_mid, l_mid]))
+        if hips_seen:
+            # the front of a jacket: a strip down the middle from below the collar to the belt, and one strip on each
+            # side of it, halfway to the shoulder; an open jacket shows another garment in the middle strip only
+            mid_top, mid_bottom = lerp(neck_base, (lh + rh) / 2, 0.12), lerp(neck_base, (lh + rh) / 2, 0.92)
+            across = (ls - rs) / max(float(np.hypot(*(ls - rs))), 1.0)  # towards the wearer's left shoulder
+            regions["front_centre"] = _limb("front_centre", mid_top, mid_bottom, 0.14 * s)
+            for side, sign in (("left", 1.0), ("right", -1.0)):
+                off = across * sign * 0.3 * s
+                regions[f"front_{side}"] = _limb(f"front_{side}", mid_top + off, mid_bottom + off, 0.14 * s)
         if vis("nose"):
             mouth = (P("mouth_left") + P("mouth_right")) / 2 if vis("mouth_left", "mouth_right") else P("nose")
             chin = mouth + (neck_base - mouth) * 0.35
             regions["neck"] = _limb("neck", chin, neck_base, 0.35 * s)
+
+    if vis("left_hip", "right_hip", "left_knee", "right_knee"):
+        # between the legs, from below the crotch to the knees: open to the background in trousers, filled by
+        # cloth in a skirt or a dress (legs must stand apart for it to tell anything: see checks.legwear)
+        lh, rh, lk, rk = P("left_hip"), P("right_hip"), P("left_knee"), P("right_knee")
+        crotch = (lh + rh) / 2 + ((lk + rk) / 2 - (lh + rh) / 2) * 0.35
+        inward = 0.12 * s
+        toward = (rk - lk) / max(float(np.hypot(*(rk - lk))), 1.0)
+        lk_in, rk_in = lk + toward * inward, rk - toward * inward
+        if float(np.hypot(*(rk_in - lk_in))) > 0.1 * s and np.dot(rk_in - lk_in, rk - lk) > 0:
+            regions["leg_gap"] = Region("leg_gap", np.stack([crotch, rk_in, lk_in]))
 
     for side in SIDES:
         for name, a, b, width, t0, t1 in LIMB_SEGMENTS:

@@ -147,21 +147,41 @@ def cmd_run(args) -> int:
     return EXIT_PASS if data["overall"] == "pass" else EXIT_NOT_PASSED
 
 
+def _read_password(args) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    import getpass
+
+    password = getpass.getpass(f"password for {args.name}: ")
+    if getpass.getpass("again: ") != password:
+        raise ValueError("the two passwords differ")
+    return password
+
+
 def cmd_user(args) -> int:
+    """Supervisor accounts. Every change to an account ends its logins at once (a disabled user is signed out)."""
     from station.config import load_config
     from station.store import Store
 
     store = Store.from_config(load_config(args.config))
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
+    if args.action == "list":
+        for u in store.users():
+            print(f"{u.username}\t{u.role}\t{'disabled' if u.disabled else 'enabled'}\t{u.created_at:%Y-%m-%d}")
+        return EXIT_PASS
+    if not args.name:
+        raise ValueError(f"station user {args.action} needs a user name")
+    if args.action == "add":
+        store.add_user(args.name, _read_password(args), args.role)
+        print(f"user {args.name} ({args.role}) added")
+    elif args.action == "set-password":
+        store.set_password(args.name, _read_password(args))
+        print(f"password of {args.name} changed; their logins are ended")
+    elif args.action == "remove":
+        store.remove_user(args.name)
+        print(f"user {args.name} removed; their logins are ended")
     else:
-        import getpass
-
-        password = getpass.getpass(f"password for {args.name}: ")
-        if getpass.getpass("again: ") != password:
-            raise ValueError("the two passwords differ")
-    store.add_user(args.name, password, args.role)
-    print(f"user {args.name} ({args.role}) added")
+        store.set_disabled(args.name, args.action == "disable")
+        print(f"user {args.name} {args.action}d" + ("; their logins are ended" if args.action == "disable" else ""))
     return EXIT_PASS
 
 
@@ -176,32 +196,49 @@ def cmd_purge(args) -> int:
     return EXIT_PASS
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt  # waitress's run() takes it as the signal to close; so does a start not yet finished
+
+
 def cmd_serve(args) -> int:
-    """The whole station: camera loop, check-in session, log, and the web app on a production WSGI server."""
-    import waitress
+    """The whole station: camera loop, check-in session, log, and the web app on a production WSGI server.
+    SIGTERM and SIGINT stop it cleanly: the server closes, the live threads end, the log is closed; exit 0."""
+    import logging
+    import signal
 
     from station.config import load_config
-    from station.identify import BadgeReader
+    from station.identify import BadgeReader, Roster
     from station.live import LiveStation
     from station.store import Store
-    from web.app import create_app
+    from web.app import create_app, create_server, station_secret
 
-    config = load_config(args.config)
-    store = Store.from_config(config)
-    recovered = store.recover()
-    if any(recovered.values()):
-        print(f"cleared after an unclean stop: {recovered}", file=sys.stderr)
-    from station.identify import Roster
-
-    roster = Roster.from_csv(config.resolve(config.identify.roster)) if config.identify.roster else None
-    live = LiveStation(config, store, args.source, badge_reader=BadgeReader(config.identify.code, roster)).start()
-    print(f"station: http://{args.host}:{args.port}/ (kiosk), /review (supervisors)")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _interrupt)
+    store = live = None
     try:
-        app = create_app(store, live, config_path=Path(args.config).resolve() if args.config else None,
-                         roster=roster)
-        waitress.serve(app, host=args.host, port=args.port, threads=6)
+        config = load_config(args.config)
+        store = Store.from_config(config)
+        recovered = store.recover()
+        if any(recovered.values()):
+            print(f"cleared after an unclean stop: {recovered}", file=sys.stderr)
+        roster = Roster.from_csv(config.resolve(config.identify.roster)) if config.identify.roster else None
+        live = LiveStation(config, store, args.source, badge_reader=BadgeReader(config.identify.code, roster)).start()
+        app = create_app(store, live, station_secret(config.resolve("var/secret_key")),
+                         config_path=Path(args.config).resolve() if args.config else None, roster=roster)
+        server = create_server(app, args.host, args.port)
+        print(f"station: http://{args.host}:{args.port}/ (kiosk), /review (supervisors)", flush=True)
+        server.run()  # returns once a signal has closed it
+    except KeyboardInterrupt:
+        pass  # stopped before the server ran
     finally:
-        live.stop()
+        for sig in (signal.SIGTERM, signal.SIGINT):  # a second signal must not cut the clean stop short
+            signal.signal(sig, signal.SIG_IGN)
+        if live is not None:
+            live.stop()
+        if store is not None:
+            store.close()
+    print("station: stopped", file=sys.stderr)
     return EXIT_PASS
 
 
@@ -238,9 +275,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config")
     p.set_defaults(func=cmd_enroll)
 
-    p = sub.add_parser("user", help="add a supervisor account to the log (user add NAME --role supervisor|admin)")
-    p.add_argument("action", choices=["add"])
-    p.add_argument("name")
+    p = sub.add_parser("user", help="supervisor accounts: user add NAME --role supervisor|admin, list, remove NAME, "
+                       "set-password NAME, disable NAME, enable NAME")
+    p.add_argument("action", choices=["add", "list", "remove", "set-password", "disable", "enable"])
+    p.add_argument("name", nargs="?")
     p.add_argument("--role", default="supervisor", choices=["supervisor", "admin"])
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     p.add_argument("--config")

@@ -6,14 +6,18 @@ registry.
 """
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, create_model, model_validator
+from pydantic import Field, ValidationError, create_model, field_validator, model_validator
 
 from checks.base import Section
 from checks.registry import REGISTRY
+
+# what OpenCV may open as a camera: never a file (it would read any video or image the station can reach)
+CAMERA_DEVICE = re.compile(r"/dev/video\d+|/dev/v4l/by-(id|path)/[^/]+|rtsps?://\S+")
 
 
 class CameraConfig(Section):
@@ -21,10 +25,19 @@ class CameraConfig(Section):
 
     mirrored: bool = Field(False, description="true when the frames are flipped like a selfie preview (left and "
                                               "right swapped)")
-    device: int | str = Field(0, description="the camera index (0 = the first camera) or a video device path")
+    device: int | str = Field(0, description="the camera: an index (0 = the first camera), a /dev/video* device or "
+                                             "an rtsp:// address")
     width: int = Field(1280, ge=160, le=7680, description="frame width asked of the camera, pixels")
     height: int = Field(720, ge=120, le=4320, description="frame height asked of the camera, pixels")
     fps: int = Field(30, ge=1, le=120, description="frames per second asked of the camera")
+
+    @field_validator("device")
+    @classmethod
+    def _a_camera(cls, device: int | str) -> int | str:
+        if isinstance(device, int) and device >= 0 or isinstance(device, str) and CAMERA_DEVICE.fullmatch(device):
+            return device
+        raise ValueError("a camera is an index (0, 1, ...), a /dev/video* device or an rtsp:// address, "
+                         f"got {device!r}")
 
 
 class FramingConfig(Section):
@@ -63,6 +76,10 @@ class DetectorConfig(Section):
                                                 "models/footwear/footwear.json")
     cuffs_model: str = Field("", description="the cuffs classifier's manifest; empty: models/cuffs/cuffs.json; "
                                              "\"none\": the share of skin decides")
+    front_model: str = Field("", description="the open-front classifier's manifest; empty: models/front/front.json; "
+                                             "\"none\": the colour of the front's strips decides")
+    legwear_model: str = Field("", description="the trousers classifier's manifest; empty: "
+                                               "models/legwear/legwear.json; \"none\": skin on the legs decides")
     conf: float = Field(0.1, ge=0.01, le=1.0, description="detector boxes below this confidence are dropped; each "
                                                           "rule then applies its own operating point")
     threads: int = Field(2, ge=1, le=64, description="onnxruntime threads per model")
@@ -133,14 +150,21 @@ def _deep_merge(base: dict, override: dict) -> dict:
     return out
 
 
+def parse_toml(text: str, source: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML ({exc})") from None
+
+
 def read_toml(path: Path) -> dict[str, Any]:
     try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
+        text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the config ({exc})") from None
+    return parse_toml(text, str(path))
 
 
 def load_config(path: str | Path | None = None, overrides: list[Path] | None = None) -> StationConfig:
@@ -156,11 +180,15 @@ def load_config(path: str | Path | None = None, overrides: list[Path] | None = N
     for extra in overrides or []:
         data = _deep_merge(data, read_toml(extra))
         sources.append(str(extra))
+    return _validate(data, base_dir, " + ".join(sources) or "config")
+
+
+def _validate(data: dict[str, Any], base_dir: Path, source: str) -> StationConfig:
     data.pop("base_dir", None)  # not a TOML key: always the config file's own folder
     try:
         return StationConfig(**data, base_dir=base_dir)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(" + ".join(sources) or "config", exc)) from None
+        raise ConfigError(_format_errors(source, exc)) from None
 
 
 def policy_reference() -> list[dict[str, str]]:
@@ -180,3 +208,51 @@ def policy_reference() -> list[dict[str, str]]:
                          "default": "" if default is None else str(default).lower() if isinstance(default, bool)
                          else str(default), "meaning": f.description or ""})
     return rows
+
+
+
+def parse_policy(text: str, path: Path) -> StationConfig:
+    """A policy edited as text (the calibration page) for the file `path`, checked before anything is written: the
+    schema, then what the schema cannot see. Every file it names must exist and load (detector models, roster,
+    enrolment), and every path the station writes (enrolment, evidence, SQLite database) must stay inside the
+    station's folder, the policy file's own, so an edited policy cannot make the station write elsewhere. (The
+    command line trusts its operator and checks the schema only.)"""
+    config = _validate(parse_toml(text, str(path)), path.resolve().parent, str(path))
+    from sqlalchemy.engine import make_url
+
+    from checks.uniform import UniformPrototypes
+    from models.detector import Manifest, ModelFileError
+    from station.identify import Roster, RosterError
+
+    problems = []
+    home = config.base_dir.resolve()
+    database = config.log.database
+    if "://" in database:
+        url = make_url(database)
+        database = url.database if url.get_backend_name() == "sqlite" and url.database not in (None, ":memory:") \
+            else None
+    written = {"uniform.prototypes": config.uniform.prototypes, "log.evidence_dir": config.log.evidence_dir,
+               "log.database": database}
+    for key, value in written.items():
+        if value is not None and not config.resolve(value).resolve().is_relative_to(home):
+            problems.append(f"'{key}': {value!r} is outside the station's folder {home}")
+    for key in ("model", "torso_model", "footwear_model", "cuffs_model", "front_model", "legwear_model"):
+        if (name := getattr(config.detector, key)) and name != "none":
+            try:
+                Manifest.load(config.resolve(name)).verify()
+            except ModelFileError as exc:
+                problems.append(f"'detector.{key}': {exc}")
+    if config.identify.roster:
+        try:
+            Roster.from_csv(config.resolve(config.identify.roster))
+        except RosterError as exc:
+            problems.append(f"'identify.roster': {exc}")
+    prototypes = config.resolve(config.uniform.prototypes)
+    if prototypes.exists():  # absent: not enrolled yet, which the uniform rule says itself
+        try:
+            UniformPrototypes.load(prototypes)
+        except (OSError, ValueError) as exc:
+            problems.append(f"'uniform.prototypes': {exc}")
+    if problems:
+        raise ConfigError(f"{path}: " + "; ".join(problems))
+    return config

@@ -1,6 +1,7 @@
 """Reading photos with clear errors: a station operator sees one line, never a traceback."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -23,34 +24,45 @@ def read_image(path: str | Path) -> np.ndarray:
         raise ImageError(f"{path}: no such file")
     if path.is_dir():
         raise ImageError(f"{path}: is a folder, not an image")
+    return _decode(path, str(path))
+
+
+def decode_image(data: bytes, name: str, formats: tuple[str, ...] = ("JPEG", "PNG")) -> np.ndarray:
+    """An uploaded photo, checked like `read_image` (the size from the header, before any pixel is decoded) and
+    only in the given formats."""
+    return _decode(io.BytesIO(data), name, formats)
+
+
+def _decode(source, name: str, formats: tuple[str, ...] | None = None) -> np.ndarray:
     try:
-        with Image.open(path) as im:
+        with Image.open(source, formats=formats) as im:
             w, h = im.size
             if w * h > MAX_PIXELS:
-                raise ImageError(f"{path}: image too large ({w}x{h}, {w * h / 1e6:.0f} Mpx; at most "
+                raise ImageError(f"{name}: image too large ({w}x{h}, {w * h / 1e6:.0f} Mpx; at most "
                                  f"{MAX_PIXELS / 1e6:.0f} Mpx)")
             if min(w, h) < MIN_SIDE:
-                raise ImageError(f"{path}: image too small ({w}x{h}; at least {MIN_SIDE} px a side)")
+                raise ImageError(f"{name}: image too small ({w}x{h}; at least {MIN_SIDE} px a side)")
             im.load()  # decodes everything: a truncated JPEG raises here instead of coming back half grey
             im = ImageOps.exif_transpose(im)
             if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-                im = _flatten_alpha(im, path)
+                im = _flatten_alpha(im, name)
             rgb = np.asarray(im.convert("RGB"))
     except ImageError:
         raise
     except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image (unknown or corrupt format)") from None
+        kinds = f" ({' or '.join(formats)})" if formats else ""
+        raise ImageError(f"{name}: not an image{kinds} (unknown or corrupt format)") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"{path}: corrupt or truncated image ({exc})") from None
+        raise ImageError(f"{name}: corrupt or truncated image ({exc})") from None
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
-def _flatten_alpha(im: Image.Image, path: Path) -> Image.Image:
+def _flatten_alpha(im: Image.Image, name: str) -> Image.Image:
     """What the photo shows: transparent pixels are not there, so they become plain grey, never their hidden colour."""
     rgba = im.convert("RGBA")
     alpha = rgba.getchannel("A")
     if alpha.getextrema()[1] == 0:
-        raise ImageError(f"{path}: the image is fully transparent (nothing to judge)")
+        raise ImageError(f"{name}: the image is fully transparent (nothing to judge)")
     background = Image.new("RGBA", rgba.size, (114, 114, 114, 255))
     return Image.alpha_composite(background, rgba)
 

@@ -6,6 +6,8 @@ for. A camera that is unplugged or stops sending frames is reopened with a growi
 """
 from __future__ import annotations
 
+import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +25,18 @@ from station.store import Store
 
 RECONNECT_MAX_S = 10.0
 RETENTION_EVERY_S = 6 * 3600  # the evidence purge runs at start and then this often
+# the kiosk's admin line while the log is failing: a plain message (the details go to /calibrate and the log)
+RECORD_ALERT = ("检查记录未能保存，请通知管理员", "Check-ins are not being saved: please tell the administrator")
+EVIDENCE_ALERT = ("证据照片未能保存，请通知管理员", "Evidence photos are not being saved: please tell the administrator")
+log = logging.getLogger(__name__)
+# an absolute file path inside a message (/a/b/c.json, not "km/h" nor " / " between two languages)
+ABSOLUTE_PATH = re.compile(r"(?<![\w.~])/(?:[^\s/()'\"`]+/)+([^\s/()'\"`]*)")
+
+
+def plain(text: str) -> str:
+    """A message for the kiosk, which anyone can read: absolute paths cut to their file name (the log and the admin
+    pages keep the whole path)."""
+    return ABSOLUTE_PATH.sub(r"\1", text)
 
 
 class LiveStation:
@@ -37,7 +51,9 @@ class LiveStation:
         self.badge_reader = badge_reader
         self.session = CheckInSession(timing or SessionTiming.from_config(config), self._record, clock)
         self.recorded: list[int] = []  # record ids written by this station since start
-        self.errors: list[str] = []
+        self.errors: list[str] = []  # the newest problems, with time and detail, for /calibrate (and the log)
+        self._record_failure: str | None = None  # the last record's error; None once one is stored again
+        self._camera_failure: str | None = None  # the camera's last error; None while frames come
         self.frames_judged = 0
         self.camera_zh, self.camera_en = "正在连接摄像头", "Connecting to the camera"
         self._lock = threading.Lock()
@@ -63,12 +79,24 @@ class LiveStation:
 
     # ------------------------------------------------------------ what the web app reads and sends
     def state(self) -> dict:
+        """What the kiosk shows (no login): plain messages, and of a verdict only each rule's status and reason."""
         with self._lock:
             view = self.session.view()
-            return {"phase": view.phase.value, "technician": view.technician, "message_zh": view.message_zh,
-                    "message_en": view.message_en, "progress": round(view.progress, 2),
-                    "verdict": view.verdict.to_dict() if view.verdict else None,
-                    "camera_zh": self.camera_zh, "camera_en": self.camera_en, "frames_judged": self.frames_judged}
+            v = view.verdict
+            verdict = None if v is None else {"technician": v.technician, "overall": v.overall, "checks": {
+                k: {"status": r.status.value, "reason_zh": plain(r.reason_zh), "reason_en": plain(r.reason_en)}
+                for k, r in v.results.items()}}
+            return {"phase": view.phase.value, "technician": view.technician, "message_zh": plain(view.message_zh),
+                    "message_en": plain(view.message_en), "progress": round(view.progress, 2), "verdict": verdict,
+                    "camera_zh": self.camera_zh, "camera_en": self.camera_en, "frames_judged": self.frames_judged,
+                    **dict(zip(("alert_zh", "alert_en"), self._alert()))}
+
+    def _alert(self) -> tuple[str, str]:
+        if self._record_failure:
+            return RECORD_ALERT
+        if self.store is not None and self.store.evidence_failure:
+            return EVIDENCE_ALERT
+        return "", ""
 
     def preview_jpeg(self) -> bytes | None:
         return self._preview
@@ -106,12 +134,15 @@ class LiveStation:
                     with self._lock:
                         self._frame, self._frame_no = frame, self._frame_no + 1
                         self.camera_zh, self.camera_en = "", ""
-                    pause = 0.5
+                    pause, self._camera_failure = 0.5, None
                 raise SourceError("the source ended")
             except (SourceError, OSError, ValueError) as exc:
-                with self._lock:
-                    self.camera_zh = "摄像头已断开，正在重新连接…"
-                    self.camera_en = f"Camera disconnected ({exc}); reconnecting…"
+                with self._lock:  # the kiosk says what to do; the error itself goes to the admins and the log
+                    self.camera_zh = "摄像头已断开，正在重新连接…（请检查连接线）"
+                    self.camera_en = "Camera disconnected; reconnecting… (check its cable)"
+                if str(exc) != self._camera_failure:
+                    self._camera_failure = str(exc)
+                    self._report(f"camera: {exc}")
                 self._stop.wait(pause)
                 pause = min(pause * 2, RECONNECT_MAX_S)
 
@@ -129,15 +160,14 @@ class LiveStation:
             try:
                 self._judge(frame)
             except Exception as exc:  # one bad frame must not end the station: say so and go on
-                self.errors.append(f"{type(exc).__name__}: {exc}")
-                del self.errors[:-20]
+                self._report(f"frame not judged: {type(exc).__name__}: {exc}")
 
     def _retention_loop(self) -> None:
         while self.store is not None and not self._stop.is_set():
             try:
                 self.store.purge_evidence(self.config.log.retention_days)
             except Exception as exc:  # the database is unreachable now: try again next time
-                self.errors.append(f"evidence purge failed: {exc}")
+                self._report(f"evidence purge failed: {exc}")
             self._stop.wait(RETENTION_EVERY_S)
 
     def _judge(self, frame: np.ndarray) -> None:
@@ -165,6 +195,18 @@ class LiveStation:
             if self.config.log.blur_faces:
                 faces = [(f.x1, f.y1, f.x2, f.y2) for f in self._last_result.perception.faces]
         try:
-            self.recorded.append(self.store.add(verdict.to_dict(), verdict.technician, evidence, faces))
+            record_id = self.store.add(verdict.to_dict(), verdict.technician, evidence, faces)
         except Exception as exc:  # the database is down: keep judging, show the error to the supervisor
-            self.errors.append(f"record not saved: {exc}")
+            self._record_failure = str(exc)
+            self._report(f"record not saved: {exc}")
+            return
+        self._record_failure = None
+        self.recorded.append(record_id)
+        if evidence is not None and self.store.evidence_failure:
+            self._report(f"record {record_id} stored without its photo: {self.store.evidence_failure}")
+
+    def _report(self, problem: str) -> None:
+        """A problem for the admins: kept (the newest 20) for /calibrate and written to the log."""
+        log.error(problem)
+        self.errors.append(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {problem}")
+        del self.errors[:-20]

@@ -87,7 +87,7 @@ class Models:
         per_part = {"torso": OnnxDetector(manifest("torso_model", "attire/torso.json"), conf=cfg.conf,
                                           threads=cfg.threads)} if cfg.torso_model != "none" else {}
         classifiers = {name: OnnxClassifier(manifest(f"{name}_model", f"{name}/{name}.json"), cfg.threads)
-                       for name in ("footwear", "cuffs") if getattr(cfg, f"{name}_model") != "none"}
+                       for name in ("footwear", "cuffs", "front", "legwear") if getattr(cfg, f"{name}_model") != "none"}
         return cls(MediaPipePose(tracking=tracking), MediaPipeSegmenter(), MediaPipeFaces(), SkinModel.load(),
                    OnnxAttireDetector(detector, classifiers, config.framing.min_visibility, per_part))
 

@@ -7,7 +7,11 @@ purge deletes old photos and keeps the records. An override is kept beside the m
 """
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
+import re
+import secrets
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -15,11 +19,21 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event, select
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, and_, case, create_engine,
+                        delete, event, func, literal_column, or_, select)
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, selectinload
 
 STATUSES = ("pass", "fail", "unknown")
+MAX_ID = 2**31 - 1  # record ids are 32-bit on PostgreSQL: a larger one names no record (and must not reach the driver)
+MAX_REASON = 500  # characters in an override's reason
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+log = logging.getLogger(__name__)
+# Evidence photos go into a subfolder of [log] evidence_dir that only the station writes, named by day and time plus
+# a random suffix; recovery after a crash touches nothing else, wherever evidence_dir points.
+EVIDENCE_SUBDIR = "station-evidence"
+DAY_FOLDER = re.compile(r"\d{4}-\d{2}-\d{2}")
+PHOTO_FILE = re.compile(r"\d{6}-[0-9a-f]{8}\.jpg")
+PARTIAL_FILE = re.compile(r"\.\d{6}-[0-9a-f]{8}\.jpg\.[A-Za-z0-9_]+\.tmp")  # write_atomically's temporary files
 
 
 class StoreError(ValueError):
@@ -45,6 +59,7 @@ class Record(Base):
     frames: Mapped[int] = mapped_column(Integer, default=1)
     evidence_path: Mapped[str | None] = mapped_column(String(512))  # relative to the evidence folder
     evidence_purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    evidence_error: Mapped[str | None] = mapped_column(Text)  # why the photo is missing (folder full, read-only)
     results: Mapped[list["RuleResult"]] = relationship(back_populates="record", cascade="all, delete-orphan",
                                                        order_by="RuleResult.id")
     overrides: Mapped[list["Override"]] = relationship(back_populates="record", cascade="all, delete-orphan",
@@ -83,6 +98,26 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(256))
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+SESSION_LIFETIME = timedelta(hours=12)
+
+
+class LoginSession(Base):
+    """A supervisor's login, kept on the server so that logging out, or any change to the user, ends it: the
+    cookie only names it. The id is the SHA-256 of the cookie's token, so the table alone lets no one in."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+def _session_id(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class Override(Base):
@@ -122,6 +157,23 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
+def _owner_only(database: Path) -> None:
+    """The SQLite file (password hashes, who was checked when) readable by the station's user only; SQLite gives its
+    -wal and -shm files the same mode."""
+    if not database.exists():
+        os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))  # an empty file is a new SQLite database
+    elif database.stat().st_mode & 0o077:
+        database.chmod(0o600)
+
+
+def _password_hash(password: str) -> str:
+    from werkzeug.security import generate_password_hash
+
+    if len(password) < 8:
+        raise StoreError("a password needs at least 8 characters")
+    return generate_password_hash(password)
+
+
 def blur_boxes(image: np.ndarray, boxes: list[tuple[float, float, float, float]]) -> np.ndarray:
     """A copy of the image with each box (x1, y1, x2, y2) pixelated beyond recognition, grown by a fifth."""
     out = image.copy()
@@ -158,8 +210,11 @@ class Store:
         self.engine = create_engine(url)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            if self.engine.url.database not in (None, "", ":memory:"):
+                _owner_only(Path(self.engine.url.database))
         self.evidence_dir = Path(evidence_dir)
         self.station = station
+        self.evidence_failure: str | None = None  # the last photo write's error; None once one is written again
 
     @classmethod
     def from_config(cls, config) -> "Store":
@@ -169,6 +224,10 @@ class Store:
         store = cls(url, config.resolve(log.evidence_dir), log.station_name)
         store.migrate()
         return store
+
+    def close(self) -> None:
+        """Close every connection (SQLite then folds its write-ahead log back into the database file)."""
+        self.engine.dispose()
 
     def migrate(self) -> None:
         """Create or upgrade the schema to the newest alembic revision."""
@@ -186,22 +245,30 @@ class Store:
             blur_faces: list[tuple[float, float, float, float]] | None = None, when: datetime | None = None) -> int:
         """Store one check-in: `verdict` as `FrameResult.to_dict()` / the session JSON gives it ("overall",
         "checks"). The evidence photo is on disk before the record names it; if the record cannot be written, the
-        photo is removed again, so neither is ever left without the other."""
+        photo is removed again, so neither is ever left without the other. A photo that cannot be written (folder
+        full or read-only) does not cost the verdict: the record is stored with `evidence_error` saying why, and
+        `evidence_failure` holds the error until a photo is written again."""
         if verdict.get("overall") not in STATUSES:
             raise StoreError(f"verdict must be one of {STATUSES}, got {verdict.get('overall')!r}")
         when = when or utcnow()
-        rel = None
+        rel = error = None
         if evidence is not None:
             image = blur_boxes(evidence, blur_faces) if blur_faces else evidence
             ok, jpg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
             if not ok:
                 raise StoreError("the evidence photo could not be encoded")
-            rel = f"{when:%Y-%m-%d}/{when:%H%M%S}-{os.urandom(4).hex()}.jpg"
-            write_atomically(self.evidence_dir / rel, jpg.tobytes())
+            rel = f"{EVIDENCE_SUBDIR}/{when:%Y-%m-%d}/{when:%H%M%S}-{os.urandom(4).hex()}.jpg"
+            try:
+                write_atomically(self.evidence_dir / rel, jpg.tobytes())
+            except OSError as exc:
+                rel, error = None, f"evidence photo not saved: {exc}"
+                log.error("%s (the record is stored without it)", error)
+            self.evidence_failure = error
         try:
             with Session(self.engine) as session, session.begin():
                 record = Record(created_at=when, station=self.station, technician=technician,
-                                verdict=verdict["overall"], frames=int(verdict.get("frames", 1)), evidence_path=rel)
+                                verdict=verdict["overall"], frames=int(verdict.get("frames", 1)), evidence_path=rel,
+                                evidence_error=error)
                 for check, r in verdict.get("checks", {}).items():
                     record.results.append(RuleResult(check=check, status=r["status"], score=float(r["score"]),
                                                      reason_zh=r["reason_zh"], reason_en=r["reason_en"],
@@ -215,6 +282,8 @@ class Store:
             raise
 
     def get(self, record_id: int) -> Record:
+        if not 1 <= record_id <= MAX_ID:
+            raise StoreError(f"no record {record_id}")
         with Session(self.engine) as session:
             record = session.get(Record, record_id, options=[selectinload(Record.results),
                                                               selectinload(Record.overrides)])
@@ -223,7 +292,26 @@ class Store:
             session.expunge_all()
             return record
 
-    def find(self, f: RecordFilter = RecordFilter(), limit: int = 500) -> list[Record]:
+    def find(self, f: RecordFilter = RecordFilter(), limit: int = 500, offset: int = 0) -> list[Record]:
+        """The records the filter matches, newest first: `limit` of them from `offset` (a page)."""
+        return self._fetch(self._query(f).offset(offset), limit)
+
+    def record_batches(self, f: RecordFilter = RecordFilter(), batch: int = 500):
+        """Every record the filter matches, newest first, in lists of `batch`, each read in its own short
+        transaction (after the last one read, not at an offset): an export of the whole log never holds it all."""
+        q = self._query(f)
+        while True:
+            records = self._fetch(q, batch)
+            if records:
+                yield records
+            if len(records) < batch:
+                return
+            last = records[-1]
+            q = self._query(f).where(or_(Record.created_at < last.created_at,
+                                         and_(Record.created_at == last.created_at, Record.id < last.id)))
+
+    @staticmethod
+    def _query(f: RecordFilter):
         q = select(Record).options(selectinload(Record.results), selectinload(Record.overrides))
         if f.date_from:
             q = q.where(Record.created_at >= f.date_from)
@@ -235,58 +323,116 @@ class Store:
             q = q.where(Record.verdict == f.verdict)
         if f.failed_check:
             q = q.where(Record.results.any((RuleResult.check == f.failed_check) & (RuleResult.status == "fail")))
+        return q.order_by(Record.created_at.desc(), Record.id.desc())
+
+    def _fetch(self, q, limit: int) -> list[Record]:
         with Session(self.engine) as session:
-            records = list(session.scalars(q.order_by(Record.created_at.desc(), Record.id.desc()).limit(limit)))
+            records = list(session.scalars(q.limit(limit)))
             session.expunge_all()
             return records
+
+    def daily_counts(self, date_from: datetime, date_to: datetime) -> dict[str, dict]:
+        """Per UTC day ("YYYY-MM-DD") in [date_from, date_to): check-ins, those passed (by the final verdict, an
+        override's where there is one), and per rule [passed, judged]. Counted by the database, so a year of
+        records is never loaded."""
+        if self.engine.dialect.name == "postgresql":
+            day = func.date(func.timezone(literal_column("'UTC'"), Record.created_at))
+        else:  # SQLite keeps the UTC time as text
+            day = func.date(Record.created_at)
+        in_range = (Record.created_at >= date_from) & (Record.created_at < date_to)
+        latest = select(Override.record_id, func.max(Override.id).label("id")).group_by(Override.record_id).subquery()
+        final = func.coalesce(Override.verdict, Record.verdict)
+        days: dict[str, dict] = {}
+        with Session(self.engine) as session:
+            for d, n, passed in session.execute(
+                    select(day, func.count(Record.id), func.sum(case((final == "pass", 1), else_=0)))
+                    .outerjoin(latest, latest.c.record_id == Record.id).outerjoin(Override, Override.id == latest.c.id)
+                    .where(in_range).group_by(day)):
+                days[str(d)] = {"records": n, "passed": int(passed or 0), "rules": {}}
+            for d, check, passed, judged in session.execute(
+                    select(day, RuleResult.check, func.sum(case((RuleResult.status == "pass", 1), else_=0)),
+                           func.count(RuleResult.id))
+                    .join(Record, Record.id == RuleResult.record_id)
+                    .where(in_range, RuleResult.status.in_(("pass", "fail"))).group_by(day, RuleResult.check)):
+                days[str(d)]["rules"][check] = [int(passed), judged]
+        return days
 
     def override(self, record_id: int, user: str, verdict: str, reason: str) -> None:
         if verdict not in ("pass", "fail"):
             raise StoreError(f"an override sets pass or fail, got {verdict!r}")
         if not reason.strip():
             raise StoreError("an override needs a reason")
+        if len(reason.strip()) > MAX_REASON:
+            raise StoreError(f"an override's reason is at most {MAX_REASON} characters")
         if not user.strip():
             raise StoreError("an override needs the supervisor's name")
         with Session(self.engine) as session, session.begin():
-            if session.get(Record, record_id) is None:
+            if not 1 <= record_id <= MAX_ID or session.get(Record, record_id) is None:
                 raise StoreError(f"no record {record_id}")
             session.add(Override(record_id=record_id, user=user, verdict=verdict, reason=reason.strip()))
 
     def recover(self) -> dict[str, int]:
         """After a crash: remove half-written photos (temporary files) and photos that no record names (written
-        just before the process died, its record never committed). Run at start-up, before this station writes."""
-        if not self.evidence_dir.is_dir():
-            return {"partial": 0, "orphans": 0}
+        just before the process died, its record never committed). Run at start-up, before this station writes.
+        Only files of the station's own naming inside its own subfolder are candidates; links are not followed."""
+        own = self.evidence_dir / EVIDENCE_SUBDIR
+        partial = orphans = 0
+        if own.is_symlink() or not own.is_dir():
+            return {"partial": partial, "orphans": orphans}
         with Session(self.engine) as session:
             named = set(session.scalars(select(Record.evidence_path).where(Record.evidence_path.is_not(None))))
-        partial = orphans = 0
-        for f in self.evidence_dir.rglob("*"):
-            if not f.is_file():
+        for day in own.iterdir():
+            if day.is_symlink() or not day.is_dir() or not DAY_FOLDER.fullmatch(day.name):
                 continue
-            if f.name.startswith(".") and f.name.endswith(".tmp"):
-                f.unlink()
-                partial += 1
-            elif f.relative_to(self.evidence_dir).as_posix() not in named:
-                f.unlink()
-                orphans += 1
+            for f in day.iterdir():
+                if f.is_symlink() or not f.is_file():
+                    continue
+                if PARTIAL_FILE.fullmatch(f.name):
+                    f.unlink()
+                    partial += 1
+                elif PHOTO_FILE.fullmatch(f.name) and f"{EVIDENCE_SUBDIR}/{day.name}/{f.name}" not in named:
+                    f.unlink()
+                    orphans += 1
         return {"partial": partial, "orphans": orphans}
 
+    # ------------------------------------------------------------ supervisor accounts and their logins
     def add_user(self, username: str, password: str, role: str = "supervisor") -> None:
-        from werkzeug.security import generate_password_hash
-
         if role not in ROLES:
             raise StoreError(f"role must be one of {ROLES}, got {role!r}")
         if not username.strip() or len(username) > 64:
             raise StoreError("a user name is 1 to 64 characters")
-        if len(password) < 8:
-            raise StoreError("a password needs at least 8 characters")
+        password_hash = _password_hash(password)
         with Session(self.engine) as session, session.begin():
             if session.scalar(select(User).where(User.username == username)) is not None:
                 raise StoreError(f"user {username!r} already exists")
-            session.add(User(username=username, password_hash=generate_password_hash(password), role=role))
+            session.add(User(username=username, password_hash=password_hash, role=role))
+
+    def users(self) -> list[User]:
+        with Session(self.engine) as session:
+            users = list(session.scalars(select(User).order_by(User.username)))
+            session.expunge_all()
+            return users
+
+    def remove_user(self, username: str) -> None:
+        """The account and its logins go; the overrides it made keep its name."""
+        with Session(self.engine) as session, session.begin():
+            session.delete(self._user(session, username))
+            self._end_sessions(session, username)
+
+    def set_password(self, username: str, password: str) -> None:
+        password_hash = _password_hash(password)
+        with Session(self.engine) as session, session.begin():
+            self._user(session, username).password_hash = password_hash
+            self._end_sessions(session, username)
+
+    def set_disabled(self, username: str, disabled: bool) -> None:
+        with Session(self.engine) as session, session.begin():
+            self._user(session, username).disabled = disabled
+            self._end_sessions(session, username)
 
     def check_password(self, username: str, password: str) -> str | None:
-        """The user's role when the password is right, else None (the same answer for an unknown user)."""
+        """The user's role when the password is right and the account enabled, else None (the same answer, after
+        the same hashing time, for an unknown user)."""
         from werkzeug.security import check_password_hash
 
         with Session(self.engine) as session:
@@ -294,7 +440,44 @@ class Store:
             if user is None:
                 check_password_hash("scrypt:32768:8:1$x$" + "0" * 128, password)  # same time as a real check
                 return None
-            return user.role if check_password_hash(user.password_hash, password) else None
+            return user.role if check_password_hash(user.password_hash, password) and not user.disabled else None
+
+    def start_session(self, username: str, now: datetime | None = None) -> str:
+        """A new login for `username`: the token for its cookie (the table keeps only its hash)."""
+        token, now = secrets.token_urlsafe(32), now or utcnow()
+        with Session(self.engine) as session, session.begin():
+            session.execute(delete(LoginSession).where(LoginSession.expires_at <= utcnow()))  # expired ones go
+            session.add(LoginSession(id=_session_id(token), username=username, created_at=now,
+                                     expires_at=now + SESSION_LIFETIME))
+        return token
+
+    def session_user(self, token: str | None) -> tuple[str, str] | None:
+        """(user name, role) of the login that `token` names, while it is not ended, not expired, and its user
+        still exists and is enabled; else None."""
+        if not token:
+            return None
+        with Session(self.engine) as session:
+            row = session.execute(
+                select(User.username, User.role).join(LoginSession, LoginSession.username == User.username)
+                .where(LoginSession.id == _session_id(token), LoginSession.expires_at > utcnow(),
+                       User.disabled.is_(False))).first()
+        return (row.username, row.role) if row else None
+
+    def end_session(self, token: str | None) -> None:
+        if token:
+            with Session(self.engine) as session, session.begin():
+                session.execute(delete(LoginSession).where(LoginSession.id == _session_id(token)))
+
+    @staticmethod
+    def _user(session: Session, username: str) -> User:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise StoreError(f"no user {username!r}")
+        return user
+
+    @staticmethod
+    def _end_sessions(session: Session, username: str) -> None:
+        session.execute(delete(LoginSession).where(LoginSession.username == username))
 
     def purge_evidence(self, older_than_days: int, now: datetime | None = None) -> int:
         """Delete evidence photos older than N days; the records stay and say when their photo went."""

@@ -1,6 +1,14 @@
 """Factory helpers and fakes: build perceptions and pipelines without loading a real model."""
 from __future__ import annotations
 
+import re
+import struct
+import threading
+import time
+import zlib
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
 import numpy as np
 
 from models.crops import attire_crops, foot_crops
@@ -137,3 +145,93 @@ def fake_models(keypoints: Keypoints | None = None, faces: list[Box] | None = No
 
 def config(**sections) -> StationConfig:
     return StationConfig(**sections)
+
+
+# ------------------------------------------------------------ the log and the web app
+T0 = datetime(2026, 11, 20, 7, 30, tzinfo=timezone.utc)
+
+
+def verdict(overall, **statuses) -> dict:
+    """A session verdict as the live station hands it to the log."""
+    return {"overall": overall, "frames": 6, "checks": {
+        c: {"status": s, "score": 0.9, "reason_zh": f"{c}原因", "reason_en": f"{c} reason"} for c, s in statuses.items()}}
+
+
+def csrf(client, path):
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
+
+
+def login(client, user="wang", password="correct horse"):
+    return client.post("/login", data={"username": user, "password": password, "csrf_token": csrf(client, "/login")})
+
+
+def png_header_only(path, width, height):
+    """A PNG that claims a size without holding its pixels: enough to test a size gate without 1 GB of RAM."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def blank_png(width: int, height: int) -> bytes:
+    """A valid, fully decodable grey PNG of any size that stays small (rows of zeros compress ~1000:1), made a row at
+    a time: a 20000x20000 one is ~400 KB on the wire and 1.2 GB once decoded to BGR."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    z = zlib.compressobj(6)
+    row = b"\x00" * (width + 1)  # the filter byte, then one byte a pixel
+    idat = b"".join(z.compress(row) for _ in range(height)) + z.flush()
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+
+
+class FakeLive:
+    """What the web app reads from and sends to the live station, without threads or models. `accepting`: whether a
+    typed number is taken (False: a verdict is showing); `identified` lists the numbers taken."""
+
+    def __init__(self, config: StationConfig | None = None):
+        self.config = config or StationConfig()
+        self.accepting, self.identified, self.errors = True, [], []
+
+    def state(self) -> dict:
+        return {"phase": "idle", "technician": None, "message_zh": "请扫描工号牌二维码或输入工号",
+                "message_en": "Scan your badge's QR code or enter your number", "progress": 0.0, "verdict": None,
+                "camera_zh": "", "camera_en": "", "frames_judged": 0, "alert_zh": "", "alert_en": ""}
+
+    def identify(self, number: str, how: str = "typed") -> bool:
+        if self.accepting:
+            self.identified.append(number)
+        return self.accepting
+
+    def preview_jpeg(self):
+        return None
+
+    def last_result(self):
+        return None
+
+
+@contextmanager
+def serving(app):
+    """The app on waitress in a thread on a free port, as `station serve` runs it; yields the base URL."""
+    from web.app import create_server
+
+    server = create_server(app, "127.0.0.1", 0)
+    loop = threading.Thread(target=server.run, daemon=True)
+    loop.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.trigger.pull_trigger(server.close)  # closed from its own loop, which then ends
+        loop.join(10)
+
+
+def wait_for(predicate, seconds: float = 20.0) -> bool:
+    """Poll `predicate` until it is true (True) or `seconds` have passed (False): for the live station's threads."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False

@@ -28,7 +28,9 @@ RULE = textwrap.dedent('''
 
 
 def test_every_rule_has_its_section_title_and_order():
-    assert list(REGISTRY)[:5] == ["uniform", "badge", "footwear", "cuffs", "accessories"]
+    assert list(REGISTRY) == ["uniform", "front_closed", "badge", "footwear", "cuffs", "legwear", "accessories",
+                              "sunglasses", "hair_colour", "beard"]
+    assert not StationConfig().hair_colour.enabled and not StationConfig().beard.enabled  # off unless a site asks
     config = StationConfig()
     for rule_id, rule in REGISTRY.items():
         assert isinstance(getattr(config, rule_id), rule.Policy)

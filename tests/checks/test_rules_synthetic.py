@@ -188,7 +188,8 @@ def test_uniform_without_enrolment_is_unknown(tmp_path):
 
 
 def test_registry_builds_only_enabled_checks():
-    assert set(REGISTRY) == {"uniform", "badge", "footwear", "cuffs", "accessories"}
+    assert {"uniform", "badge", "footwear", "cuffs", "accessories", "sunglasses", "front_closed", "legwear",
+            "hair_colour", "beard"} == set(REGISTRY)
     ids = [c.id for c in build_checks(config(footwear={"enabled": False}))]
     assert "footwear" not in ids and "badge" in ids
 

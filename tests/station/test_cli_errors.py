@@ -1,23 +1,11 @@
 """Bad input gets one clear line on stderr and exit code 2, never a traceback. No model is loaded here: every one of
 these is caught before the pipeline starts."""
-import struct
-import zlib
-
 import numpy as np
 import pytest
+from factories import png_header_only
 from PIL import Image
 
 from station.cli import main
-
-
-def png_header_only(path, width, height):
-    """A PNG that claims a size without holding its pixels: enough to test the size gate without 1 GB of RAM."""
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16))
-                     + chunk(b"IEND", b""))
-    return path
 
 
 def run(capsys, *argv):

@@ -73,3 +73,15 @@ def test_every_policy_key_says_what_it_means():
     assert all(r["meaning"] for r in rows), [r for r in rows if not r["meaning"]]
     assert {"section": "verdict", "key": "min_judged_frames", "default": "3"}.items() <= \
         next(r for r in keys if r["key"] == "min_judged_frames").items()
+
+
+@pytest.mark.parametrize("device, ok", [(0, True), (2, True), ("/dev/video1", True), ("/dev/v4l/by-id/usb-cam", True),
+                                        ("rtsp://10.0.0.5/stream", True), ("/etc/passwd", False),
+                                        ("../videos/x.mp4", False), (-1, False)])
+def test_the_camera_is_a_camera_never_a_file(tmp_path, device, ok):
+    text = f"[camera]\ndevice = {device!r}\n".replace("'", '"')
+    if ok:
+        assert load_config(write(tmp_path, text)).camera.device == device
+    else:
+        with pytest.raises(ConfigError, match="camera.device"):
+            load_config(write(tmp_path, text))

@@ -33,7 +33,7 @@ def test_back_to_the_camera_or_sideways_is_not_facing():
     assert "not_facing" in assess_framing(side, [FACE]).issues
 
 
-def person_mask(*columns: tuple[int, int]) -> "np.ndarray":
+def person_mask(*columns: tuple[int, int]):
     """A 720x1280 person mask with one standing figure per (x1, x2) column range."""
     import numpy as np
 

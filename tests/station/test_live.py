@@ -1,11 +1,11 @@
 """The live station with fake models and a synthetic camera: threads, session, log, reconnects, and a soak run."""
 import resource
-import time
 
 import numpy as np
 import pytest
-from factories import FakeAttire, H, W, config, fake_models
+from factories import FakeAttire, H, W, config, fake_models, wait_for
 
+from checks.registry import build_checks
 from models.perception import Box
 from station.live import LiveStation
 from station.pipeline import Pipeline
@@ -34,15 +34,6 @@ def station(tmp_path, source, timing=SessionTiming(frames_needed=3, verdict_s=0.
     return LiveStation(config(), store, source, pipeline, badge_reader, timing), store
 
 
-def wait_for(predicate, seconds=20.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def test_a_typed_number_and_good_frames_end_in_a_stored_record(tmp_path):
     live, store = station(tmp_path, lambda: frames())
     live.start()
@@ -56,6 +47,25 @@ def test_a_typed_number_and_good_frames_end_in_a_stored_record(tmp_path):
     assert r.technician == "T1024" and r.frames == 3 and {x.check for x in r.results} >= {"badge", "footwear"}
     assert (tmp_path / "evidence" / r.evidence_path).is_file() and live.preview_jpeg()[:2] == b"\xff\xd8"
     assert not live.errors
+
+
+def test_a_verdict_whose_photo_cannot_be_written_is_stored_and_reported(tmp_path):
+    live, store = station(tmp_path, lambda: frames())
+    (tmp_path / "evidence").write_text("")  # the evidence folder unusable (a file; a read-only folder stops no root)
+    live.start()
+    try:
+        assert wait_for(lambda: live.state()["frames_judged"] > 0)
+        assert live.identify("T1024")
+        assert wait_for(lambda: live.recorded)
+        state = live.state()
+    finally:
+        live.stop()
+    r = store.get(live.recorded[0])
+    assert r.technician == "T1024" and len(r.results) == len(build_checks(config())) and r.evidence_path is None
+    assert "evidence photo not saved" in r.evidence_error and str(tmp_path) in r.evidence_error
+    assert any(f"record {r.id} stored without its photo" in e for e in live.errors)  # for /calibrate
+    assert state["alert_en"].startswith("Evidence photos are not being saved") and state["alert_zh"]
+    assert str(tmp_path) not in state["alert_en"]  # the kiosk gets a plain message, the admins the path
 
 
 def test_old_evidence_is_purged_when_the_station_starts(tmp_path):
@@ -157,3 +167,45 @@ def test_soak_3000_frames_memory_flat_no_record_lost(tmp_path):
     assert len(verdicts) >= 500 and not live.errors
     assert len(store.find(limit=100_000)) == len(verdicts) == len(live.recorded)  # every verdict is a record
     assert rss_end - rss_warm < 60_000  # KiB: peak memory grew by less than 60 MB over 2,700 frames
+
+
+def test_the_kiosk_shows_no_file_path_and_the_admins_get_it(tmp_path):
+    """An unenrolled uniform's reason and a camera error name files: the kiosk (no login) gets plain messages, the
+    record and /calibrate's problem list keep the paths."""
+    import json
+
+    from station.config import StationConfig
+
+    opened = []
+
+    def camera():
+        opened.append(1)
+        if len(opened) == 1:
+            raise SourceError(f"{tmp_path}/videos/entrance.mp4: cannot open as a video")
+        yield from frames()
+
+    live, store = station(tmp_path, camera, SessionTiming(frames_needed=3, verdict_s=30))
+    config = StationConfig(base_dir=tmp_path)  # uniform not enrolled: its reason names tmp_path/calibration/...
+    live.apply_policy(config)
+    live.start()
+    try:
+        assert wait_for(lambda: "reconnecting" in live.state()["camera_en"])
+        shown = [json.dumps(live.state(), ensure_ascii=False)]
+        assert live.identify("T1024")
+        assert wait_for(lambda: live.state()["verdict"] is not None)
+        shown.append(json.dumps(live.state(), ensure_ascii=False))
+    finally:
+        live.stop()
+    assert not [s for s in shown if str(tmp_path) in s], shown
+    assert "uniform.json" in live.state()["verdict"]["checks"]["uniform"]["reason_en"]  # the file's name stays
+    assert str(tmp_path) in store.get(live.recorded[0]).results[0].reason_en  # the log keeps the path
+    assert any(f"{tmp_path}/videos/entrance.mp4" in e for e in live.errors)  # and so does /calibrate
+
+
+def test_plain_cuts_absolute_paths_only():
+    from station.live import plain
+
+    assert plain("Uniform not enrolled (/srv/station/calibration/uniform.json not found)") == \
+        "Uniform not enrolled (uniform.json not found)"
+    for text in ("请扫描工号牌 / Scan your badge", "10 km/h", "P(open) 0.3/0.5", "~/x"):
+        assert plain(text) == text

@@ -1,44 +1,9 @@
 """The web app through Flask's test client on a real SQLite log: login, CSRF, the kiosk kept out, review, override,
 CSV and the JSON API. (Browser tests in Chromium come with the live station.)"""
-import re
-from datetime import datetime, timezone
-
 import numpy as np
-import pytest
+from factories import T0, csrf, login, serving, verdict
 
-from station.store import Store
 from web.app import create_app
-
-T0 = datetime(2026, 11, 20, 7, 30, tzinfo=timezone.utc)
-
-
-def verdict(overall, **statuses):
-    return {"overall": overall, "frames": 6, "checks": {
-        c: {"status": s, "score": 0.9, "reason_zh": f"{c}原因", "reason_en": f"{c} reason"} for c, s in statuses.items()}}
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "log.db", tmp_path / "evidence")
-    s.migrate()
-    s.add_user("wang", "correct horse")
-    s.add(verdict("pass", badge="pass", footwear="pass"), technician="T1", when=T0)
-    s.add(verdict("fail", badge="pass", footwear="fail"), technician="T2", evidence=np.zeros((40, 30, 3), np.uint8),
-          when=T0)
-    return s
-
-
-@pytest.fixture
-def client(store):
-    return create_app(store, testing=True).test_client()
-
-
-def csrf(client, path):
-    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
-
-
-def login(client, user="wang", password="correct horse"):
-    return client.post("/login", data={"username": user, "password": password, "csrf_token": csrf(client, "/login")})
 
 
 def test_the_kiosk_offers_the_roster(store):
@@ -81,7 +46,8 @@ def test_review_filters_record_override_and_export(client, store):
     assert "T2" in client.get("/review?check=footwear").get_data(as_text=True)
     assert client.get("/review?from=yesterday").status_code == 400
     rid = store.find()[0].id if store.find()[0].technician == "T2" else store.find()[1].id
-    assert client.get(f"/evidence/{rid}.jpg").headers["Content-Type"] == "image/jpeg"
+    with client.get(f"/evidence/{rid}.jpg") as photo:
+        assert photo.headers["Content-Type"] == "image/jpeg"
     token = csrf(client, f"/review/{rid}")
     assert client.post(f"/review/{rid}", data={"verdict": "pass", "reason": " ", "csrf_token": token}).status_code == 400
     assert client.post(f"/review/{rid}", data={"verdict": "pass", "reason": "sandals were work boots",
@@ -98,10 +64,21 @@ def test_review_filters_record_override_and_export(client, store):
     assert client.get("/review/999").status_code == 404
 
 
+def test_a_missing_photo_shows_in_the_log_and_on_calibrate(admin_client, store, tmp_path):
+    store.evidence_dir = tmp_path / "station.toml"  # a file, not a folder: the photo cannot be written
+    rid = store.add(verdict("fail", badge="fail"), technician="T9", evidence=np.zeros((40, 30, 3), np.uint8))
+    assert "evidence missing" in admin_client.get("/review").get_data(as_text=True)
+    page = admin_client.get(f"/review/{rid}").get_data(as_text=True)
+    assert 'id="evidence-missing"' in page and "evidence photo not saved" in page
+    assert admin_client.get(f"/api/records/{rid}").get_json()["evidence_error"].startswith("evidence photo not saved")
+    page = admin_client.get("/calibrate").get_data(as_text=True)
+    assert 'id="problems"' in page and "evidence photo not saved" in page and str(tmp_path) in page
+
+
 def test_daily_summary_counts_and_charts(client, store):
     from datetime import timedelta
 
-    from web.app import daily_summary
+    from web.review import daily_summary
 
     store.add(verdict("fail", badge="fail", footwear="pass"), when=T0 + timedelta(days=1))
     s = daily_summary(store, 3, today=T0 + timedelta(days=1))
@@ -115,15 +92,6 @@ def test_daily_summary_counts_and_charts(client, store):
     assert page.status_code == 400
     page = client.get("/review/summary?days=7").get_data(as_text=True)
     assert "<svg" in page and "polyline" in page and "每日汇总" in page
-
-
-@pytest.fixture
-def admin_client(store, tmp_path):
-    store.add_user("boss", "admin password", "admin")
-    (tmp_path / "station.toml").write_text("[accessories]\nmax_pieces = 3\n")
-    client = create_app(store, testing=True, config_path=tmp_path / "station.toml").test_client()
-    login(client, "boss", "admin password")
-    return client
 
 
 def test_calibration_is_for_admins_only(client):
@@ -158,3 +126,14 @@ def test_reference_uploads_are_checked(admin_client, tmp_path):
     assert len(list(refs.glob("*.jpg"))) == 1
     big = {"photo": (io.BytesIO(b"\xff" * (3 * 1024 * 1024)), "huge.jpg"), "csrf_token": token}
     assert admin_client.post("/calibrate/reference", data=big, content_type="multipart/form-data").status_code == 413
+
+
+def test_waitress_refuses_a_large_body_before_reading_it(store):
+    """The app's 2 MB limit applies only once waitress has buffered the body: waitress must refuse first."""
+    import socket
+
+    with serving(create_app(store)) as base:
+        with socket.create_connection(("127.0.0.1", int(base.rsplit(":", 1)[1])), timeout=10) as sock:
+            sock.sendall(b"POST /calibrate/reference HTTP/1.1\r\nHost: station\r\nContent-Length: 300000000\r\n"
+                         b"Content-Type: multipart/form-data; boundary=x\r\n\r\n")  # and never the 300 MB
+            assert sock.recv(100).startswith(b"HTTP/1.1 413")

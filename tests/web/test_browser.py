@@ -24,10 +24,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory, shared_eval):
-    pytest.importorskip("playwright", reason="playwright is not installed (pip install -e .[test])")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+def served(tmp_path_factory, shared_eval, browser):
     tmp = tmp_path_factory.mktemp("serve")
     (tmp / "station.toml").write_text('[log]\ndatabase = "log.db"\nevidence_dir = "evidence"\n')
     store = Store(tmp / "log.db", tmp / "evidence")
@@ -54,6 +51,9 @@ def served(tmp_path_factory, shared_eval):
 
 @pytest.fixture(scope="module")
 def browser():
+    pytest.importorskip("playwright", reason="playwright is not installed (pip install -e .[test])")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -70,12 +70,15 @@ def shot(page, name):
 
 
 def test_technician_session_ends_with_a_record(served, browser):
+    from playwright.sync_api import expect
+
     base, store = served
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(base + "/")
     page.fill("#number", "T1024")
     page.click("#identify button")
-    page.wait_for_function("document.getElementById('verdict').textContent.length > 0", timeout=60_000)
+    # waits by locator: the pages' Content-Security-Policy forbids the eval that wait_for_function needs
+    expect(page.locator("#verdict")).not_to_be_empty(timeout=60_000)
     assert page.inner_text("#verdict") in ("PASS", "FAIL", "UNKNOWN")
     assert page.locator("#reasons li").count() >= 4  # one line per rule
     page.click("#lang")  # the English switch
@@ -115,3 +118,34 @@ def test_supervisor_reviews_overrides_exports_and_the_kiosk_is_refused(served, b
     csv_text = Path(download.value.path()).read_text(encoding="utf-8-sig")
     assert csv_text.startswith("id,time_utc") and "checked in person" in csv_text
     assert store.find()[0].final_verdict == "pass"
+
+
+def test_the_kiosk_renews_a_refused_token_and_says_when_a_number_is_not_taken(browser, tmp_path):
+    """The kiosk page stays open for days: after a restart or an hour its CSRF token is refused. The page gets a
+    fresh one and sends the number again, and a number that is still not taken is said on screen."""
+    from factories import FakeLive, serving
+    from playwright.sync_api import expect
+
+    from web.app import create_app
+
+    store = Store(tmp_path / "log.db", tmp_path / "evidence")
+    store.migrate()
+    live = FakeLive()
+    with serving(create_app(store, live)) as base:
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            page.goto(base + "/")
+            context.clear_cookies()  # the session that the page's token belongs to is gone
+            page.fill("#number", "T1024")
+            page.click("#identify button")
+            expect(page.locator("#number")).to_have_value("", timeout=10_000)
+            assert live.identified == ["T1024"] and page.inner_text("#notice") == ""
+            live.accepting = False  # a verdict is showing
+            page.fill("#number", "T2048")
+            page.click("#identify button")
+            expect(page.locator("#notice")).to_contain_text("wait until the current check has finished",
+                                                            timeout=10_000)
+            assert page.input_value("#number") == "T2048"  # kept, to send again
+        finally:
+            context.close()  # before the server: the page polls it

@@ -1,0 +1,185 @@
+"""Calibrate the rules that measure without a model of their own: front_closed, legwear, hair_colour, beard.
+
+    python -m models.training.rules          # writes models/rules/rules.json
+
+Each rule measures something in the frame (how the middle of the front differs from its sides, skin on the legs and
+cloth between them, hair chroma, lip and chin darker than the cheeks). What value is too much is chosen here, on
+CCP's pixel-labelled training photos, never on an evaluation set:
+
+- front_closed and legwear: labels from the masks (an open front: jacket, coat, blazer, cardigan or vest on both
+  sides of the front and another garment or skin down the middle; legwear: pants, jeans or leggings on the thighs
+  against shorts, skirts and dresses). The threshold is the best-accuracy one on 0001-0600 and is scored on
+  0601-0700.
+- hair_colour: a chroma map of natural hair from the `hair` pixels of 0001-0600 (CCP has no dyed hair to speak of);
+  the threshold flags at most 1 % of the heads of 0601-0700.
+- beard: CCP's masks do not label facial hair, and nearly every face in them is clean-shaven; the threshold flags at
+  most 3 % of the faces of 0001-0700.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import cv2
+import numpy as np
+
+from models.training.common import (CCP, CCP_LICENCE, CCP_NEAR_DUPLICATES_OF_HELD_OUT, CCP_TRAIN, CCP_VAL, ROOT,
+                                    ccp_label_names, ccp_mask, progress, rel)
+
+OUT = ROOT / "models" / "rules" / "rules.json"
+OUTER = ("jacket", "coat", "blazer", "cardigan", "vest", "cape", "hoodie")
+INNER = ("shirt", "t-shirt", "blouse", "top", "sweater", "dress", "bodysuit", "jumper", "sweatshirt", "bra", "skin",
+         "intimate", "romper", "suit")
+TROUSERS, NOT_TROUSERS = ("pants", "jeans", "leggings"), ("shorts", "skirt", "dress")
+HAIR_RANGE, HAIR_BINS = (80.0, 176.0), 24
+
+
+def share(mask: np.ndarray, region, values: list[int]) -> tuple[float, int]:
+    (x1, y1, x2, y2), m = region.local_mask(mask.shape[1], mask.shape[0])
+    sub = mask[y1:y2, x1:x2][m]
+    sub = sub[sub != 0]
+    return (float(np.isin(sub, values).mean()), len(sub)) if len(sub) else (0.0, 0)
+
+
+def mask_labels(mask: np.ndarray, regions: dict, names: list[str]) -> dict[str, str]:
+    """front_closed and legwear as the photo's masks tell them, where they do."""
+    ids = {n: names.index(n) for n in names if n}
+    outer, inner = [ids[n] for n in OUTER if n in ids], [ids[n] for n in INNER if n in ids]
+    labels = {}
+    if all(k in regions for k in ("front_left", "front_centre", "front_right")):
+        sides = min(share(mask, regions[k], outer)[0] for k in ("front_left", "front_right"))
+        centre_outer, n = share(mask, regions["front_centre"], outer)
+        centre_inner, _ = share(mask, regions["front_centre"], inner)
+        if n:
+            if sides >= 0.5 and centre_outer <= 0.4 and centre_inner >= 0.4:
+                labels["front_closed"] = "fail"
+            elif centre_outer >= 0.6 or (sides < 0.1 and centre_outer < 0.1):
+                labels["front_closed"] = "pass"
+    thighs = [regions[k] for k in ("thigh_left", "thigh_right") if k in regions]
+    if len(thighs) == 2:
+        trousers = np.mean([share(mask, r, [ids[n] for n in TROUSERS])[0] for r in thighs])
+        other = np.mean([share(mask, r, [ids[n] for n in NOT_TROUSERS] + [ids["skin"]])[0] for r in thighs])
+        if trousers >= 0.6:
+            labels["legwear"] = "pass"
+        elif other >= 0.6:
+            labels["legwear"] = "fail"
+    return labels
+
+
+def natural_hair(ids: range, names: list[str]) -> dict:
+    """A smoothed (a, b) histogram of CCP hair pixels: how often natural hair has each chroma."""
+    hist = np.zeros((HAIR_BINS, HAIR_BINS), np.float64)
+    lo, hi = HAIR_RANGE
+    for i in progress(list(ids), "hair chroma"):
+        mask = ccp_mask(i)
+        hair = mask == names.index("hair")
+        if hair.sum() < 100:
+            continue
+        lab = cv2.cvtColor(cv2.imread(str(CCP / f"photos/{i:04d}.jpg")), cv2.COLOR_BGR2LAB)[hair].astype(np.float32)
+        h, _, _ = np.histogram2d(lab[:, 1], lab[:, 2], bins=HAIR_BINS, range=[HAIR_RANGE, HAIR_RANGE])
+        hist += h / max(h.sum(), 1)
+    hist = cv2.GaussianBlur(hist.astype(np.float32), (0, 0), 0.7)
+    density = hist / hist.sum()
+    # the pixel threshold: chroma cells that hold the rarest 1 % of natural hair pixels count as "not hair-coloured"
+    flat = np.sort(density.ravel())
+    cumulative = np.cumsum(flat)
+    pixel_min = float(flat[np.searchsorted(cumulative, 0.01)])
+    return {"range": [lo, hi], "density": density.round(7).tolist(), "pixel_min": pixel_min}
+
+
+def best_threshold(values: list[float], labels: list[str]) -> float:
+    """The cut that classifies `values` (higher = fail) most accurately."""
+    v, y = np.array(values), np.array([lab == "fail" for lab in labels])
+    cuts = np.unique(np.round(v, 4))
+    acc = [((v > c) == y).mean() for c in cuts]
+    return float(cuts[int(np.argmax(acc))])
+
+
+def score(values, labels, cut) -> dict:
+    v, y = np.array(values), np.array([lab == "fail" for lab in labels])
+    pred = v > cut
+    return {"n": int(len(v)), "fail": int(y.sum()), "accuracy": round(float((pred == y).mean()), 3),
+            "fail_recall": round(float(pred[y].mean()), 3) if y.any() else None,
+            "pass_failed": round(float(pred[~y].mean()), 3) if (~y).any() else None}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m models.training.rules", description=__doc__.split("\n")[0])
+    ap.add_argument("--limit", type=int, default=None, help="only the first N photos of each split (smoke tests)")
+    ap.add_argument("--out", default=str(OUT))
+    args = ap.parse_args(argv)
+    from checks import beard, front_closed, hair_colour, legwear
+    from models.mediapipe_models import MediaPipeFaces, MediaPipePose, MediaPipeSegmenter
+    from models.skin import SkinModel
+    from station.config import StationConfig
+    from station.pipeline import Models, Pipeline
+
+    names = ccp_label_names()
+    train = [i for i in CCP_TRAIN if i not in CCP_NEAR_DUPLICATES_OF_HELD_OUT][: args.limit]
+    val = list(CCP_VAL)[: args.limit]
+    hair_model = natural_hair(train, names)
+    pipeline = Pipeline(StationConfig(), Models(MediaPipePose(), MediaPipeSegmenter(), MediaPipeFaces(),
+                                                SkinModel.load()))
+    rows = {"train": [], "val": []}
+    for split, ids in (("train", train), ("val", val)):
+        for i in progress(ids, f"measuring {split}"):
+            p = pipeline.run(cv2.imread(str(CCP / f"photos/{i:04d}.jpg"))).perception
+            row = {"labels": mask_labels(ccp_mask(i), p.regions, names)}
+            row["front"] = front_closed.measure(p)
+            row["legs"] = legwear.measure(p)
+            hair = hair_colour.measure(p, hair_model)
+            row["hair"] = max(hair[0].values()) if hair else None
+            b = beard.measure(p)
+            row["beard"] = b[0] if b else None
+            rows[split].append(row)
+
+    def pairs(split, key, measure, label):
+        out = [(r[key][measure], r["labels"][label]) for r in rows[split]
+               if r[key] is not None and measure in r[key] and label in r["labels"]]
+        return [v for v, _ in out], [lab for _, lab in out]
+
+    cuts, validation = {}, {}
+    for rule, key, measure in (("front_closed", "front", "contrast"), ("legwear", "legs", "leg_skin"),
+                               ("legwear", "legs", "gap_cloth")):
+        v, y = pairs("train", key, measure, rule)
+        cut = best_threshold(v, y)
+        cuts[(rule, measure)] = cut
+        validation[f"{rule}.{measure}"] = {"train": score(v, y, cut), "val": score(*pairs("val", key, measure, rule),
+                                                                                  cut)}
+    heads = [r["hair"] for r in rows["val"] if r["hair"] is not None]
+    faces = [r["beard"] for r in rows["train"] + rows["val"] if r["beard"] is not None]
+    max_striking = float(np.percentile(heads, 99)) if heads else 0.5
+    max_dark = float(np.percentile(faces, 97)) if faces else 0.3
+    validation["hair_colour"] = {"heads": len(heads), "flagged": round(float(np.mean(np.array(heads) > max_striking)),
+                                                                      3) if heads else None}
+    validation["beard"] = {"faces": len(faces), "flagged": round(float(np.mean(np.array(faces) > max_dark)), 3)
+                           if faces else None}
+    result = {
+        "rules": {
+            "front_closed": {"max_contrast": round(cuts[("front_closed", "contrast")], 4), "max_centre_skin": 0.35},
+            "legwear": {"max_leg_skin": round(cuts[("legwear", "leg_skin")], 4),
+                        "max_gap_cloth": round(cuts[("legwear", "gap_cloth")], 4)},
+            "hair_colour": {"max_striking": round(max_striking, 4), "natural_hair": hair_model},
+            "beard": {"max_dark_share": round(max_dark, 4)},
+        },
+        "validation": validation,
+        "data": f"CCP pixel-labelled photos: {len(train)} of {CCP_TRAIN.start:04d}-{CCP_TRAIN.stop - 1:04d} choose, "
+                f"{len(val)} of {CCP_VAL.start:04d}-{CCP_VAL.stop - 1:04d} score; 0701-0850 never read",
+        "licences": CCP_LICENCE,
+        "command": "python -m models.training.rules " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "made": time.strftime("%Y-%m-%d"),
+        "source": rel(CCP),
+    }
+    from pathlib import Path
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps({k: v for k, v in result["rules"].items() if k != "hair_colour"}), json.dumps(validation))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
