@@ -3,7 +3,7 @@ import resource
 
 import numpy as np
 import pytest
-from factories import FakeAttire, H, W, config, fake_models, wait_for
+from factories import FakeAttire, config, fake_models, make_frame, wait_for
 
 from checks.registry import build_checks
 from models.perception import Box
@@ -18,10 +18,11 @@ SHOES = [Box(600, 650, 640, 700, 0.8, "shoe"), Box(650, 650, 690, 700, 0.8, "sho
 
 
 def frames(n=None):
-    rng = np.random.default_rng(0)
+    """Camera frames for fake models: colour (a grey frame would make the colour rules say unknown), each a little
+    different."""
     i = 0
     while n is None or i < n:
-        yield np.full((H, W, 3), int(rng.integers(60, 120)), np.uint8)
+        yield make_frame(i % 7)
         i += 1
 
 
