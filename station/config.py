@@ -70,8 +70,8 @@ class DetectorConfig(Section):
 
     model: str = Field("", description="the detector's manifest (attire.json, beside its .onnx); empty: "
                                        "models/attire/attire.json")
-    torso_model: str = Field("", description="a second detector for the torso tile; empty: models/attire/torso.json; "
-                                             "\"none\": the detector above looks at the torso too")
+    torso_model: str = Field("", description="a second detector for the torso tile only (a manifest); empty: the "
+                                             "detector above looks at the torso too")
     footwear_model: str = Field("", description="the footwear classifier's manifest; empty: "
                                                 "models/footwear/footwear.json")
     cuffs_model: str = Field("", description="the cuffs classifier's manifest; empty: models/cuffs/cuffs.json; "

@@ -27,7 +27,7 @@ NOT_BLOCKING = ("no_colour",)
 FEET = ("left_ankle", "right_ankle", "left_foot_index", "right_foot_index")  # heels hide behind feet when facing
 MIN_PERSON_SHARE = 0.03  # a person-mask blob smaller than this share of the frame is not a person
 SIDE_BY_SIDE_WIDTH = 2.6  # person mask wider than this many shoulder widths at chest height: someone beside them
-DARK_LUMA = 40  # median brightness (0-255) of the person below which nothing can be judged
+DARK_LUMA = 60  # the frame's brightest tenth darker than this (0-255): nothing can be judged
 MIN_CHROMA = 4.0  # median colourfulness (Lab chroma) of the whole frame below which the camera shows no colour
 
 
@@ -37,7 +37,7 @@ def assess_framing(pose: Keypoints | None, faces: list[Box], min_visibility: flo
     people = count_people(pose, faces, person_mask)
     issues: list[str] = []
     if image is not None:
-        issues += light_issues(image, person_mask)
+        issues += light_issues(image)
     if pose is None:
         # MediaPipe finds a body from its face: a body without a head in view gives no pose, and so does a face
         # too close to the camera for a body to show
@@ -88,19 +88,15 @@ def count_people(pose: Keypoints | None, faces: list[Box], person_mask: np.ndarr
     return people
 
 
-def light_issues(image: np.ndarray, person_mask: np.ndarray | None) -> list[str]:
+def light_issues(image: np.ndarray) -> list[str]:
     """Whether the frame is too dark to judge, or carries no colour (a grey or infrared camera): skin, uniform colour
     and the footwear classifier read colour, and a grey frame would pass bare feet as closed shoes."""
     small = cv2.resize(image, (64, 64 * image.shape[0] // max(image.shape[1], 1) or 1), interpolation=cv2.INTER_AREA)
     lab = cv2.cvtColor(small, cv2.COLOR_BGR2LAB).astype(np.float32)
     chroma = np.hypot(lab[..., 1] - 128, lab[..., 2] - 128)
-    luma = lab[..., 0]
-    if person_mask is not None:
-        m = cv2.resize(person_mask, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_AREA) > 0.5
-        if m.sum() >= 20:
-            luma = luma[m]
     issues = []
-    if float(np.median(luma)) < DARK_LUMA:
+    # the whole frame, not the person: dark clothes in a well-lit room are not a dark frame
+    if float(np.percentile(lab[..., 0], 90)) < DARK_LUMA:
         issues.append("too_dark")
     if float(np.percentile(chroma, 90)) < MIN_CHROMA:
         issues.append("no_colour")

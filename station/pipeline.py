@@ -84,8 +84,8 @@ class Models:
             return config.resolve(name) if name else MODELS_DIR / default
 
         detector = OnnxDetector(manifest("model", "attire/attire.json"), conf=cfg.conf, threads=cfg.threads)
-        per_part = {"torso": OnnxDetector(manifest("torso_model", "attire/torso.json"), conf=cfg.conf,
-                                          threads=cfg.threads)} if cfg.torso_model != "none" else {}
+        per_part = {"torso": OnnxDetector(config.resolve(cfg.torso_model), conf=cfg.conf, threads=cfg.threads)} \
+            if cfg.torso_model else {}
         classifiers = {name: OnnxClassifier(manifest(f"{name}_model", f"{name}/{name}.json"), cfg.threads)
                        for name in ("footwear", "cuffs", "front", "legwear") if getattr(cfg, f"{name}_model") != "none"}
         return cls(MediaPipePose(tracking=tracking), MediaPipeSegmenter(), MediaPipeFaces(), SkinModel.load(),

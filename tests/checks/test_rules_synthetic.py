@@ -50,12 +50,15 @@ def test_footwear_threshold_comes_from_the_model_unless_the_policy_sets_one():
     assert FootwearCheck(config(footwear={"open_threshold": 0.5})).run(p).status == Status.PASS
 
 
-def test_bare_toes_fail_even_when_the_classifier_says_closed():
+def test_bare_toes_fail_unless_the_classifier_is_sure_the_foot_is_shod():
     skin = np.zeros((H, W), np.float32)
     paint(skin, make_perception().region("toes_left"), 0.9)
-    bare = FootwearCheck(config()).run(make_perception(skin=skin, classified=feet(0.05)))
+    unsure = {"foot_left": {"closed": 0.6, "open": 0.4, "unseen": 0.0}, "foot_right": feet(0.0)["foot_right"]}
+    bare = FootwearCheck(config()).run(make_perception(skin=skin, classified=unsure))
     assert bare.status == Status.FAIL and "Bare toes on the left foot" in bare.reason_en
     assert any(e.label == "toes_left" and e.status == Status.FAIL for e in bare.evidence)
+    # nude shoes look like skin: a foot the classifier is sure is shod passes
+    assert FootwearCheck(config()).run(make_perception(skin=skin, classified=feet(0.0))).status == Status.PASS
 
 
 def test_footwear_never_passes_what_it_could_not_see():

@@ -7,7 +7,7 @@ import pytest
 from models.detector import MODEL_DIR, Manifest, ModelFileError, OnnxDetector, decode, letterbox, merge_overlaps, nms
 from models.perception import Box
 
-CLASSES = ("badge", "shoe", "open_shoe")
+CLASSES = ("badge", "bracelet", "watch")
 
 
 def test_letterbox_keeps_aspect_and_centres():
