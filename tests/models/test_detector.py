@@ -32,11 +32,11 @@ def raw_output(rows):
 
 
 def test_decode_thresholds_and_nms_per_class():
-    out = raw_output([(50, 50, 20, 20, 1, 0.9), (51, 50, 20, 20, 1, 0.6),  # the same shoe twice
+    out = raw_output([(50, 50, 20, 20, 1, 0.9), (51, 50, 20, 20, 1, 0.6),  # the same bracelet twice
                       (51, 50, 20, 20, 2, 0.5),  # another class on the same spot is kept
                       (100, 100, 10, 10, 0, 0.1)])  # below the threshold
     boxes = decode(out, CLASSES, conf=0.25, iou=0.5)
-    assert [(b.label, round(b.score, 1)) for b in boxes] == [("shoe", 0.9), ("open_shoe", 0.5)]
+    assert [(b.label, round(b.score, 1)) for b in boxes] == [("bracelet", 0.9), ("watch", 0.5)]
     assert (boxes[0].x1, boxes[0].y1, boxes[0].x2, boxes[0].y2) == (40, 40, 60, 60)
     with pytest.raises(ModelFileError, match="classes"):
         decode(out, CLASSES[:2], conf=0.25, iou=0.5)
