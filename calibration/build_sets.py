@@ -54,8 +54,9 @@ def build(name: str, out: Path) -> int:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
-    if (source / "NOTE.md").exists():
-        shutil.copy(source / "NOTE.md", out / "NOTE.md")
+    for extra in ("NOTE.md", "dataset.toml"):  # the set's notes and its policy (rules a site switches on)
+        if (source / extra).exists():
+            shutil.copy(source / extra, out / extra)
     return len(rows)
 
 

@@ -14,27 +14,30 @@ from pydantic import Field
 
 from checks.base import Check, CheckResult, CheckSection, Evidence, Status, calibrated
 from checks.hair_colour import MIN_FACE_PX, judged_face
-from models.perception import Box, Perception, Region
+from models.perception import Perception, Region
 
 
 def _box(name: str, x1: float, y1: float, x2: float, y2: float) -> Region:
     return Region(name, np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]], np.float32))
 
 
-def beard_zones(face: Box, kp) -> dict[str, Region] | None:
-    """Cheeks (the reference: under the eyes, from the face box), and the upper lip and the chin from the pose's nose
-    and mouth corners: the lip between nostrils and mouth, the chin below the lower lip."""
-    if kp is None or not all(kp.visible(n, 0.5) for n in ("nose", "mouth_left", "mouth_right")):
+def beard_zones(kp) -> dict[str, Region] | None:
+    """Cheeks (the reference: under each eye at the height of the nose tip), the upper lip (between nostrils and
+    mouth) and the chin (below the lower lip), from the pose's eyes, nose and mouth corners."""
+    if kp is None or not all(kp.visible(n, 0.5) for n in ("nose", "mouth_left", "mouth_right", "left_eye",
+                                                             "right_eye")):
         return None
-    x, y, w, h = face.x1, face.y1, face.width, face.height
     ml, mr, nose = kp.point("mouth_left"), kp.point("mouth_right"), kp.point("nose")
+    el, er = kp.point("left_eye"), kp.point("right_eye")
+    r = 0.18 * float(np.hypot(*(el - er)))  # half a cheek patch
     mx1, mx2 = min(ml[0], mr[0]), max(ml[0], mr[0])
     my = (ml[1] + mr[1]) / 2
     d = my - nose[1]  # nose tip to mouth
     if d <= 2:
         return None
-    return {"cheek_left": _box("cheek_left", x + 0.62 * w, y + 0.5 * h, x + 0.85 * w, y + 0.65 * h),
-            "cheek_right": _box("cheek_right", x + 0.15 * w, y + 0.5 * h, x + 0.38 * w, y + 0.65 * h),
+    cheek_y = nose[1] - 0.1 * d
+    return {"cheek_left": _box("cheek_left", el[0] - r, cheek_y - r, el[0] + r, cheek_y + r),
+            "cheek_right": _box("cheek_right", er[0] - r, cheek_y - r, er[0] + r, cheek_y + r),
             "upper_lip": _box("upper_lip", mx1, nose[1] + 0.45 * d, mx2, my - 0.2 * d),
             "chin": _box("chin", mx1 - 0.1 * (mx2 - mx1), my + 0.45 * d, mx2 + 0.1 * (mx2 - mx1), my + 1.3 * d)}
 
@@ -44,7 +47,7 @@ def measure(p: Perception) -> tuple[float, dict[str, Region]] | None:
     face = judged_face(p)
     if face is None or face.width < MIN_FACE_PX:
         return None
-    zones = beard_zones(face, p.pose)
+    zones = beard_zones(p.pose)
     if zones is None:
         return None
     lab = cv2.cvtColor(p.image, cv2.COLOR_BGR2LAB).astype(np.float32)

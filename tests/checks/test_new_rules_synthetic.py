@@ -1,0 +1,90 @@
+"""The rules added for the rest of the service code, on synthetic perceptions: painted frames, placed boxes."""
+import numpy as np
+from factories import H, W, config, make_frame, make_keypoints, make_perception, paint
+
+from checks.base import Status
+from checks.beard import BeardCheck, beard_zones
+from checks.front_closed import FrontClosedCheck
+from checks.hair_colour import HairColourCheck, measure
+from checks.legwear import LegwearCheck
+from checks.sunglasses import SunglassesCheck
+from models.perception import Box
+
+FACE = Box(615, 65, 665, 125, 0.9, "face")
+
+
+def test_sunglasses_over_the_eyes_fail_ordinary_glasses_and_sunglasses_elsewhere_pass():
+    check = SunglassesCheck(config())
+    over_eyes = Box(615, 78, 665, 92, 0.9, "sunglasses")  # the factory's eyes are at y=85, x=620..660
+    worn = check.run(make_perception(detections=[over_eyes]))
+    assert worn.status == Status.FAIL and "take them off" in worn.reason_en
+    assert check.run(make_perception(detections=[Box(615, 78, 665, 92, 0.9, "glasses")])).status == Status.PASS
+    on_collar = Box(620, 170, 660, 185, 0.9, "sunglasses")
+    assert check.run(make_perception(detections=[on_collar])).status == Status.PASS
+    faint = Box(615, 78, 665, 92, 0.1, "sunglasses")
+    assert check.run(make_perception(detections=[faint])).status == Status.PASS
+    hidden = make_perception(keypoints=make_keypoints(hidden=("left_eye", "right_eye")), detections=[over_eyes])
+    assert check.run(hidden).status == Status.UNKNOWN
+
+
+def fill(image, region, bgr):
+    import cv2
+
+    cv2.fillPoly(image, [np.round(region.polygon).astype(np.int32)], bgr)
+    return image
+
+
+def front_image(centre_bgr):
+    image = np.full((H, W, 3), (40, 90, 160), np.uint8)  # a jacket of one colour over the whole torso
+    return fill(image, make_perception().regions["front_centre"], centre_bgr)
+
+
+def test_an_open_jacket_shows_another_garment_down_the_middle():
+    check = FrontClosedCheck(config())
+    closed = check.run(make_perception(image=front_image((40, 90, 160))))
+    assert closed.status == Status.PASS
+    opened = check.run(make_perception(image=front_image((230, 230, 230))))  # a white shirt between the fronts
+    assert opened.status == Status.FAIL and "open" in opened.reason_en
+    assert any(e.label == "front_centre" and e.status == Status.FAIL for e in opened.evidence)
+
+
+def test_bare_legs_and_a_skirt_fail_trousers_pass():
+    check = LegwearCheck(config())
+    p = make_perception()
+    trousers = paint(np.ones((H, W), np.float32), p.regions["leg_gap"], 0.0)  # background between the legs
+    assert check.run(make_perception(person_mask=trousers)).status == Status.PASS
+    skin = np.zeros((H, W), np.float32)
+    for name in ("thigh_left", "thigh_right"):
+        paint(skin, p.regions[name], 1.0)
+    bare = check.run(make_perception(skin=skin, person_mask=trousers))
+    assert bare.status == Status.FAIL and "shorts" in bare.reason_en
+    skirt = check.run(make_perception(person_mask=np.ones((H, W), np.float32)))  # cloth fills the gap
+    assert skirt.status == Status.FAIL
+    assert LegwearCheck(config(uniform={"long_trousers": False})).run(make_perception(skin=skin)).status == \
+        Status.PASS
+
+
+def test_hair_of_a_colour_hair_does_not_grow_in_fails():
+    density = np.zeros((24, 24))
+    density[10:15, 11:17] = 0.03  # near-grey to warm brown: natural hair
+    natural = {"range": [80.0, 176.0], "density": density.tolist(), "pixel_min": 1e-4}
+    image = make_frame()
+    image[:, :] = (40, 50, 60)  # dark brown everywhere, the hair included
+    p = make_perception(image=image)
+    shares, _ = measure(p, natural)
+    assert max(shares.values()) < 0.2
+    image[0:70, 580:700] = (200, 60, 230)  # pink above the face
+    shares, _ = measure(make_perception(image=image), natural)
+    assert shares["hair_top"] > 0.8
+    assert HairColourCheck(config()).run(make_perception(faces=[])).status == Status.UNKNOWN
+
+
+def test_a_chin_much_darker_than_the_cheeks_is_a_beard():
+    image = np.full((H, W, 3), (150, 170, 210), np.uint8)  # light skin over the whole face
+    check = BeardCheck(config(beard={"enabled": True, "max_dark_share": 0.3}))
+    assert check.run(make_perception(image=image)).status == Status.PASS
+    zones = beard_zones(make_keypoints())
+    for name in ("upper_lip", "chin"):
+        fill(image, zones[name], (30, 30, 35))
+    beard = check.run(make_perception(image=image))
+    assert beard.status == Status.FAIL and "shave" in beard.reason_en
