@@ -1,10 +1,10 @@
 """The uniform worn closed, never open (工装整洁，不要敞怀).
 
-An open jacket shows another garment (or skin) down the middle of the body: the strip from below the collar to the
-belt differs from the strips on either side of it, while those two look alike. The rule compares the clothes in the
-three strips (colour, lightness pattern and texture, the uniform rule's own descriptor) and how much skin the middle
-one shows; a single garment or a closed jacket looks the same across all three. The thresholds were chosen on CCP
-training photos whose masks say which jackets are worn open (`python -m models.training.rules`).
+The open-front classifier judges the torso tile (trained on CCP photos whose masks show outerwear on both sides of
+the front and another garment or skin down the middle). Without it, the rule compares the strip from below the
+collar to the belt with the strips on either side of it: an open jacket shows another garment down the middle
+while the two sides look alike (colour, lightness pattern and texture, the uniform rule's own descriptor); the
+thresholds of that fallback were chosen on CCP training photos (`python -m models.training.rules`).
 """
 from __future__ import annotations
 
@@ -56,6 +56,9 @@ class FrontClosedCheck(Check):
     needs_colour = True
 
     def run(self, p: Perception) -> CheckResult:
+        probs, tile = p.classified.get("front"), p.attire.tiles.get("front")
+        if probs is not None and tile is not None:
+            return self.classified(p, probs, tile)
         m = measure(p)
         if m is None:
             return self.unknown("看不到上身正面，请正面站立、双手自然下垂",
@@ -72,3 +75,18 @@ class FrontClosedCheck(Check):
             return self.result(Status.FAIL, score, "衣襟敞开，请扣好工作服", "Uniform worn open: close it",
                                evidence, **m)
         return self.result(Status.PASS, score, "衣襟扣好", "Front closed", evidence, **m)
+
+    def classified(self, p: Perception, probs: dict[str, float], tile) -> CheckResult:
+        """The open-front classifier's answer on the torso tile (trained on CCP masks of open jackets)."""
+        op = p.attire.operating_points
+        if tile.width < op.get("front.min_tile_px", 24.0):
+            return self.unknown("离摄像头太远，看不清衣襟，请走近一些", "Too far to see the front of the uniform: "
+                                "please step closer")
+        p_open = probs.get("open", 0.0)
+        limit = op.get("front.open", 0.5)
+        status = Status.FAIL if p_open >= limit else Status.PASS
+        evidence = [Evidence.of_box(tile, status, "front")]
+        if status == Status.FAIL:
+            return self.result(status, p_open, "衣襟敞开，请扣好工作服", "Uniform worn open: close it", evidence,
+                               open_probability=p_open)
+        return self.result(status, 1.0 - p_open, "衣襟扣好", "Front closed", evidence, open_probability=p_open)

@@ -1,10 +1,10 @@
 """Long trousers with a long-trouser uniform: no shorts, skirts or bare legs (统一着装).
 
-Bare skin on the thighs or just below the knees means shorts, a skirt or a dress (a turned-up hem at the ankle is
-the cuffs rule's), and cloth filling the space between the legs below the crotch, where trousers leave a gap, means
-a skirt or a dress even over tights (measured only when the knees stand apart enough to tell). The thresholds were
-chosen on CCP training photos whose masks name trousers, shorts, skirts and dresses (`python -m
-models.training.rules`).
+The trousers classifier judges one tile from the hips to below the knees (trained on CCP photos whose masks or
+tags name trousers, shorts, skirts and dresses). Without it: bare skin on the thighs or just below the knees means
+shorts, a skirt or a dress (a turned-up hem at the ankle is the cuffs rule's), and cloth filling the space between
+the legs below the crotch, where trousers leave a gap, means a skirt or a dress even over tights; those thresholds
+were chosen on CCP training photos (`python -m models.training.rules`).
 """
 from __future__ import annotations
 
@@ -55,6 +55,9 @@ class LegwearCheck(Check):
     def run(self, p: Perception) -> CheckResult:
         if not self.config.uniform.long_trousers:
             return self.result(Status.PASS, 0.5, "本站不要求长裤", "Long trousers are not required here")
+        probs, tile = p.classified.get("legs"), p.attire.tiles.get("legs")
+        if probs is not None and tile is not None:
+            return self.classified(p, probs, tile)
         m = measure(p)
         if m is None:
             return self.unknown("看不到双腿，请后退、正面站立", "Legs not in view: step back and face the camera")
@@ -74,3 +77,19 @@ class LegwearCheck(Check):
                                evidence, **m)
         return self.result(Status.PASS, min(1.0, 0.5 + abs(m["leg_skin"] - limit)), "穿着长裤", "Long trousers",
                            evidence, **m)
+
+    def classified(self, p: Perception, probs: dict[str, float], tile) -> CheckResult:
+        """The trousers classifier's answer on the tile from the hips to below the knees."""
+        op = p.attire.operating_points
+        if tile.width < op.get("legwear.min_tile_px", 24.0):
+            return self.unknown("离摄像头太远，看不清裤子，请走近一些", "Too far to see the trousers: please step "
+                                "closer")
+        p_not = probs.get("not_trousers", 0.0)
+        limit = op.get("legwear.not_trousers", 0.5)
+        status = Status.FAIL if p_not >= limit else Status.PASS
+        evidence = [Evidence.of_box(tile, status, "legs")]
+        if status == Status.FAIL:
+            return self.result(status, p_not, "未穿长裤（短裤、裙子或露腿），请换上工作裤",
+                               "Not in long trousers (shorts, a skirt or bare legs): wear the uniform trousers",
+                               evidence, not_trousers=p_not)
+        return self.result(status, 1.0 - p_not, "穿着长裤", "Long trousers", evidence, not_trousers=p_not)

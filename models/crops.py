@@ -116,7 +116,9 @@ def limb_crops(kp: Keypoints, min_visibility: float = 0.5) -> list[Crop]:
     for side in ("left", "right"):
         for part, a, b, at, length_k, min_k in (("forearm", "elbow", "wrist", 0.7, 1.1, 0.45),
                                                ("shin", "knee", "ankle", 0.8, 0.9, 0.5)):
-            if not (kp.visible(f"{side}_{a}", min_visibility) and kp.visible(f"{side}_{b}", min_visibility)):
+            # wide trousers hide the knee and MediaPipe rates it low: the hem at the ankle is what is judged
+            level = min(min_visibility, FOOT_VISIBILITY) if part == "shin" else min_visibility
+            if not (kp.visible(f"{side}_{a}", level) and kp.visible(f"{side}_{b}", level)):
                 continue
             pa, pb = kp.point(f"{side}_{a}"), kp.point(f"{side}_{b}")
             side_px = max(length_k * float(np.hypot(*(pb - pa))), min_k * s)
