@@ -41,7 +41,10 @@ def assess_framing(pose: Keypoints | None, faces: list[Box], min_visibility: flo
     if pose is None:
         # MediaPipe finds a body from its face: a body without a head in view gives no pose, and so does a face
         # too close to the camera for a body to show
-        issues.append("no_person" if not people else "body_out_of_view" if faces else "head_out_of_view")
+        size = (person_mask.shape[1], person_mask.shape[0]) if person_mask is not None else \
+            (image.shape[1], image.shape[0]) if image is not None else (1, 1)
+        issues.append("no_person" if not people else "body_out_of_view" if _too_close(faces, size)
+                      else "head_out_of_view")
     else:
         if people > 1:
             issues.append("several_people")
@@ -86,6 +89,13 @@ def count_people(pose: Keypoints | None, faces: list[Box], person_mask: np.ndarr
             if right - left > SIDE_BY_SIDE_WIDTH * s and blobs < 2 and len(faces) < 2:
                 people = max(people, 2)
     return people
+
+
+def _too_close(faces: list[Box], size: tuple[int, int]) -> bool:
+    """A face filling much of the frame with no body found: the person stands too close. Without one (no face, or
+    only a small one, often a false find on the clothes) it is the head that is missing."""
+    w, h = size
+    return any(f.width >= 0.2 * w or f.height >= 0.25 * h for f in faces)
 
 
 def light_issues(image: np.ndarray) -> list[str]:

@@ -63,7 +63,8 @@ def test_people_are_counted_from_the_person_mask_not_only_from_faces():
 def test_a_body_without_a_head_asks_to_step_back_for_the_head():
     headless = assess_framing(None, [], person_mask=person_mask((540, 740)))
     assert headless.issues == ("head_out_of_view",) and "head" in headless.instruction_en
-    face_only = assess_framing(None, [FACE])
+    close = Box(400, 100, 800, 600, 0.9, "face")  # a face filling the frame: too close for a body to show
+    face_only = assess_framing(None, [close], person_mask=person_mask((300, 900)))
     assert face_only.issues == ("body_out_of_view",) and "whole body" in face_only.instruction_en
 
 

@@ -189,3 +189,20 @@ def test_evidence_is_in_the_input_pixels_of_a_large_photo(photo, photo_pipeline)
     poly_small = np.array(small["checks"]["cuffs"]["evidence"][0]["polygon"])
     poly_large = np.array(large["checks"]["cuffs"]["evidence"][0]["polygon"])
     assert np.allclose(poly_large, poly_small * 3.0, atol=0.05 * photo.shape[0] * 3)
+
+
+@pytest.mark.parametrize("number", [837, 714])
+def test_bare_feet_never_pass(shared_eval, photo_pipeline, number):
+    """No public set in reach shows bare feet, so these are made from real sandal photos of ccp-public: the pixels
+    CCP's mask calls footwear are painted out of the picture (thin straps leave a bare foot behind)."""
+    from scipy.io import loadmat
+
+    datasets = shared_eval.parent / "datasets" / "ccp"
+    names = [str(x[0]) if len(x) else "" for x in loadmat(datasets / "label_list.mat")["label_list"][0]]
+    footwear = [names.index(n) for n in ("shoes", "sneakers", "flats", "heels", "wedges", "sandals", "clogs")]
+    image = cv2.imread(str(shared_eval / f"ccp-public/images/ccp_{number:04d}.jpg"))
+    mask = np.isin(loadmat(datasets / f"annotations/pixel-level/{number:04d}.mat")["groundtruth"], footwear)
+    bare = cv2.inpaint(image, cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)), 4, cv2.INPAINT_TELEA)
+    for scale in (1.0, 0.4):  # as photographed, and as a cheap webcam with the person far back sees them
+        frame = photo_pipeline.run(cv2.resize(bare, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA))
+        assert frame.results["footwear"].status != Status.PASS, (scale, frame.results["footwear"].reason_en)
