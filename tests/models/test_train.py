@@ -42,15 +42,24 @@ def test_tiny_training_run_exports_a_model_the_station_loads(tmp_path, shared_da
 
 
 def test_tiny_footwear_classifier_run(tmp_path, shared_datasets):
+    """The tile-classifier trainer that footwear, cuffs, front and legwear share: labels by eye, resolution copies,
+    one epoch, export with operating points scored through the station's runtime."""
     pytest.importorskip("ultralytics", reason="the train extra is not installed (pip install -e .[train])")
+    from models.crops import foot_crops
     from models.detector import OnnxClassifier
-    from models.training.footwear import CLASSES, export, fit, prepare
+    from models.training import classifier
+    from models.training.footwear import CLASSES, COPIES, samples, score
 
-    summary = prepare(tmp_path / "feet", limit=3, size=64, pose_cache=tmp_path / "pose")
+    few = [s for split in ("train", "val") for kind in CLASSES
+           for s in [q for q in samples() if q.split == split and q.labels["foot_left"] == kind][:3]]
+    summary = classifier.prepare(tmp_path / "feet", few, CLASSES, foot_crops, COPIES, 64, 0.25,
+                                 pose_cache=tmp_path / "pose")
     assert all(summary["tiles"][split]["open"] > 0 for split in ("train", "val"))
-    run = fit(tmp_path / "feet", "yolov8n-cls.yaml", 1, 64, "cpu", 8, tmp_path / "runs", workers=0)
-    export(run, tmp_path / "model", "test", tmp_path / "feet")
+    run = classifier.fit(tmp_path / "feet", "yolov8n-cls.yaml", 1, 64, "cpu", 8, tmp_path / "runs", "footwear",
+                         workers=0)
+    classifier.export(run, tmp_path / "model", "footwear", "test", tmp_path / "feet", CLASSES, score)
     manifest = json.loads((tmp_path / "model" / "footwear.json").read_text())
-    assert manifest["classes"] == list(CLASSES) and 0 <= manifest["validation"]["open_auc"] <= 1
+    assert manifest["classes"] == list(CLASSES) and {"open", "min_tile_px"} <= set(manifest["thresholds"])
+    assert 0 <= manifest["validation"]["s100"]["accuracy"] <= 1
     probs = OnnxClassifier(tmp_path / "model" / "footwear.json").classify([np.zeros((50, 80, 3), np.uint8)])
     assert set(probs[0]) == set(CLASSES) and abs(sum(probs[0].values()) - 1) < 1e-3
