@@ -20,7 +20,7 @@ def discover() -> dict[str, type[Check]]:
 
     found: dict[str, type[Check]] = {}
     for info in pkgutil.iter_modules(checks.__path__):
-        if info.name in NOT_RULES:
+        if info.name in NOT_RULES or info.name.startswith("_"):  # a private helper module is not a rule
             continue
         module = importlib.import_module(f"checks.{info.name}")
         for obj in vars(module).values():

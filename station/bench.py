@@ -10,7 +10,7 @@ import numpy as np
 from station.config import StationConfig
 from station.imageio import list_images, read_image
 from station.pipeline import Pipeline
-from station.sources import DEMO_DIR
+from station.sources import demo_people
 
 
 def to_frame(image: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -29,7 +29,7 @@ def bench(config: StationConfig, source: Path | None, frames: int = 40, width: i
     is the live station: each photo is held for `hold` frames, as a technician standing still before the camera,
     and the pose model follows the person instead of searching the frame again."""
     paths = list_images(source) if source is not None and source.is_dir() else [source] if source else \
-        list_images(DEMO_DIR)
+        demo_people()
     if not paths:
         raise ValueError(f"{source}: no photos to benchmark")
     images = [to_frame(read_image(p), width, height) for p in paths[:50]]

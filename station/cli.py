@@ -111,40 +111,54 @@ def cmd_enroll(args) -> int:
 
 
 def cmd_run(args) -> int:
-    """A technician's session without the kiosk: frames from a source, one verdict from all of them."""
+    """A technician's session without the kiosk: frames from a source, one verdict from all of them. The demo source
+    is one session per demo person, judged against the demo uniform unless the station has enrolled its own."""
     from itertools import islice
 
     from station.config import load_config
-    from station.evidence import draw_evidence
-    from station.pipeline import Pipeline, aggregate, overall_status
-    from station.sources import open_source
+    from station.pipeline import Pipeline
+    from station.sources import demo_people, open_source, photo_frames, with_demo_uniform
 
     config = load_config(args.config)
-    frames = open_source(args.source, config.camera.device, config.camera.width, config.camera.height,
-                         repeat=args.frames)
+    if args.source == "demo":
+        config = with_demo_uniform(config)
     pipeline = Pipeline(config, tracking=args.source == "webcam")
+    if args.source == "demo":
+        sessions = [(p.stem, photo_frames([p], args.frames)) for p in demo_people()]
+    else:
+        sessions = [(args.source, islice(open_source(args.source, config.camera.device, config.camera.width,
+                                                     config.camera.height, repeat=args.frames), args.frames))]
+    results = [_session(pipeline, config, name, frames, args, k) for k, (name, frames) in enumerate(sessions)]
+    if args.json:
+        print(json.dumps(results if len(results) > 1 else results[0], ensure_ascii=False, indent=2))
+    return EXIT_PASS if all(r["overall"] == "pass" for r in results) else EXIT_NOT_PASSED
+
+
+def _session(pipeline, config, name: str, frames, args, number: int) -> dict:
+    from station.evidence import draw_evidence
+    from station.pipeline import aggregate, overall_status
+
     per_frame, last = [], None
-    for i, image in enumerate(islice(frames, args.frames)):
+    for i, image in enumerate(frames):
         last = pipeline.run(image)
         per_frame.append(last.results)
         f = last.perception.framing
         guidance = "" if f.ok else f"  [{f.instruction_zh} / {f.instruction_en}]"
-        print(f"frame {i + 1}: {last.overall.value}{guidance}  ({last.timings_ms['total']:.0f} ms)")
+        if not args.json:
+            print(f"{name} frame {i + 1}: {last.overall.value}{guidance}  ({last.timings_ms['total']:.0f} ms)")
         if args.evidence_dir:
-            _write_image(Path(args.evidence_dir) / f"frame_{i + 1:04d}.jpg", draw_evidence(last))
+            _write_image(Path(args.evidence_dir) / f"{number + 1}_frame_{i + 1:04d}.jpg", draw_evidence(last))
     if last is None:
         raise ValueError(f"source {args.source!r} gave no frames")
     v = config.verdict  # a run shorter than the policy's minimum needs every one of its frames to have judged
     verdict = aggregate(per_frame, min(v.min_judged_frames, len(per_frame)), v.fail_weight)
-    data = {"overall": overall_status(verdict.values()).value, "frames": len(per_frame),
+    data = {"source": name, "overall": overall_status(verdict.values()).value, "frames": len(per_frame),
             "checks": {k: r.to_dict() for k, r in verdict.items()}}
-    if args.json:
-        print(json.dumps(data, ensure_ascii=False, indent=2))
-    else:
-        print(f"session verdict over {len(per_frame)} frame(s): {data['overall'].upper()}")
+    if not args.json:
+        print(f"session verdict for {name} over {len(per_frame)} frame(s): {data['overall'].upper()}")
         for check, r in data["checks"].items():
-            print(f"  {check:<12}{r['status']:<8}{r['reason_zh']} / {r['reason_en']}")
-    return EXIT_PASS if data["overall"] == "pass" else EXIT_NOT_PASSED
+            print(f"  {check:<13}{r['status']:<8}{r['reason_zh']} / {r['reason_en']}")
+    return data
 
 
 def _read_password(args) -> str:
@@ -209,6 +223,7 @@ def cmd_serve(args) -> int:
     from station.config import load_config
     from station.identify import BadgeReader, Roster
     from station.live import LiveStation
+    from station.sources import with_demo_uniform
     from station.store import Store
     from web.app import create_app, create_server, station_secret
 
@@ -218,6 +233,8 @@ def cmd_serve(args) -> int:
     store = live = None
     try:
         config = load_config(args.config)
+        if args.source == "demo":
+            config = with_demo_uniform(config)
         store = Store.from_config(config)
         recovered = store.recover()
         if any(recovered.values()):

@@ -12,6 +12,46 @@ from station.imageio import IMAGE_SUFFIXES, ImageError, list_images, read_image
 DEMO_DIR = Path(__file__).parent / "demo"
 
 
+def demo_people() -> list[Path]:
+    return list_images(DEMO_DIR / "people")
+
+
+def with_demo_uniform(config):
+    """The demo people wear the uniform enrolled from the demo's reference photo: a station that has not enrolled its
+    own yet judges them against that one, so the demo shows a PASS and a FAIL out of the box."""
+    if config.resolve(config.uniform.prototypes).exists():
+        return config
+    uniform = config.uniform.model_copy(update={"prototypes": str(DEMO_DIR / "uniform.json")})
+    return config.model_copy(update={"uniform": uniform})
+
+
+def backdrop(height: int, width: int) -> np.ndarray:
+    """An empty depot wall for the demo stream between two people (in colour: a grey frame reads as a grey camera)."""
+    ramp = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None, None]
+    top, bottom = np.array([200, 215, 225], np.float32), np.array([120, 140, 150], np.float32)
+    wall = top + (bottom - top) * ramp
+    return np.ascontiguousarray(np.broadcast_to(wall, (height, width, 3)).astype(np.uint8))
+
+
+def demo_stream(fps: int = 15, person_s: float = 12.0, empty_s: float = 4.0) -> Iterator[np.ndarray]:
+    """The live demo: each demo person stands in front of the camera for `person_s` seconds, then the wall is empty
+    for `empty_s`, then the next person, round and round, at `fps` frames a second."""
+    import time
+
+    people = [read_image(p) for p in demo_people()]
+    if not people:
+        raise SourceError(f"{DEMO_DIR / 'people'}: no demo photos")
+    empty = backdrop(*people[0].shape[:2])
+    frame_s = 1.0 / max(fps, 1)
+    while True:
+        for person in people:
+            for frame, seconds in ((person, person_s), (empty, empty_s)):
+                until = time.monotonic() + seconds
+                while time.monotonic() < until:
+                    yield frame
+                    time.sleep(frame_s)
+
+
 class SourceError(RuntimeError):
     pass
 
@@ -57,7 +97,7 @@ def open_source(spec: str, camera_device: int | str = 0, width: int = 1280, heig
                 repeat: int = 1, fps: int = 30) -> Iterator[np.ndarray]:
     """'demo', 'webcam', a photo, a folder of photos, or a video file."""
     if spec == "demo":
-        return photo_frames(list_images(DEMO_DIR), repeat)
+        return demo_stream(fps)
     if spec == "webcam":
         return camera_frames(camera_device, width, height, fps)
     path = Path(spec)
@@ -74,4 +114,4 @@ def open_source(spec: str, camera_device: int | str = 0, width: int = 1280, heig
     return video_frames(path)
 
 
-__all__ = ["open_source", "SourceError", "ImageError", "DEMO_DIR"]
+__all__ = ["open_source", "SourceError", "ImageError", "DEMO_DIR", "demo_people", "with_demo_uniform"]

@@ -108,10 +108,13 @@ def test_eval_on_a_small_set_in_the_format(shared_eval, tmp_path, capsys):
     assert "uniform" in capsys.readouterr().out
 
 
-def test_run_demo_session(capsys, tmp_path):
+def test_run_demo_session_passes_the_badged_technician_and_fails_the_one_in_sandals(capsys, tmp_path):
+    """The shipped demo, as a new user first sees it: one session per demo person, judged against the demo uniform."""
     code = main(["run", "--source", "demo", "--frames", "2", "--evidence-dir", str(tmp_path), "--json"])
     out = capsys.readouterr().out
-    data = json.loads(out[out.index("{"):])
-    assert code in (0, 1) and data["frames"] == 2
-    assert data["checks"]["footwear"]["status"] == "unknown"  # the demo portraits show no feet
-    assert len(list(tmp_path.glob("frame_*.jpg"))) == 2
+    first, second = json.loads(out[out.index("["):])
+    assert code == 1 and first["frames"] == second["frames"] == 2
+    assert first["overall"] == "pass", first
+    assert second["overall"] == "fail"
+    assert {k for k, r in second["checks"].items() if r["status"] == "fail"} >= {"footwear", "badge"}
+    assert len(list(tmp_path.glob("*_frame_*.jpg"))) == 4

@@ -1,4 +1,5 @@
 """`station serve` end to end: the real models on the demo source behind waitress, reached over HTTP."""
+import http.cookiejar
 import json
 import signal
 import socket
@@ -7,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -20,28 +22,43 @@ def free_port():
         return s.getsockname()[1]
 
 
-def test_serve_runs_the_station_on_the_demo_source(tmp_path):
+def test_serve_runs_a_check_in_on_the_demo_source(tmp_path):
+    """A new user's first run: the demo technician with a badge stands in front of the camera, a number is typed at
+    the kiosk, and the station shows its verdict and logs it."""
     port = free_port()
     (tmp_path / "station.toml").write_text('[log]\ndatabase = "log.db"\nevidence_dir = "evidence"\n')
     proc = subprocess.Popen([sys.executable, "-m", "station.cli", "serve", "--source", "demo", "--port", str(port),
                              "--config", str(tmp_path / "station.toml")], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
+    kiosk = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def state():
+        return json.load(kiosk.open(f"{base}/kiosk/state", timeout=5))
+
     try:
-        state, deadline = None, time.monotonic() + 120
-        while time.monotonic() < deadline:
+        current, deadline = {}, time.monotonic() + 120
+        while time.monotonic() < deadline and current.get("phase") != "collecting":
             try:
-                state = json.load(urllib.request.urlopen(f"{base}/kiosk/state", timeout=5))
-                if state.get("frames_judged", 0) > 0:
-                    break
+                current = state()
             except (urllib.error.URLError, ConnectionError):
                 pass
-            time.sleep(0.5)
-        assert state and state["frames_judged"] > 0, proc.stdout.read1().decode() if proc.poll() else state
-        # the demo portraits are upper body: the station asks the person to step back
-        assert state["phase"] == "framing" and "feet" in state["message_en"]
-        assert urllib.request.urlopen(f"{base}/", timeout=5).status == 200
-        assert urllib.request.urlopen(f"{base}/kiosk/preview.jpg", timeout=5).read()[:2] == b"\xff\xd8"
+            time.sleep(0.3)
+        assert current.get("phase") == "collecting", proc.stdout.read1().decode() if proc.poll() else current
+        assert current["frames_judged"] > 0 and current["technician"] is None  # nobody has said who they are
+        token = json.load(kiosk.open(f"{base}/kiosk/token", timeout=5))["csrf_token"]
+        form = urllib.parse.urlencode({"number": "T0001", "csrf_token": token}).encode()
+        assert json.load(kiosk.open(f"{base}/kiosk/identify", data=form, timeout=5)) == {"ok": True}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not current.get("verdict"):
+            current = state()
+            time.sleep(0.3)
+        verdict = current["verdict"]
+        assert verdict and verdict["technician"] == "T0001"
+        # the first demo person wears the demo uniform and a badge; should the demo have moved on to the second
+        # (sandals, no badge) in the meantime, that one fails on its feet
+        assert verdict["overall"] == "pass" or verdict["checks"]["footwear"]["status"] == "fail", verdict
+        assert kiosk.open(f"{base}/kiosk/preview.jpg", timeout=5).read()[:2] == b"\xff\xd8"
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"{base}/api/records", timeout=5)
         assert refused.value.code == 401
