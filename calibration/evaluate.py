@@ -11,7 +11,7 @@ from pathlib import Path
 
 from calibration.enrol import enrol_uniform
 from checks.registry import REGISTRY
-from station.config import load_config
+from station.config import StationConfig, load_config, with_overrides
 from station.imageio import ImageError, list_images, read_image
 from station.pipeline import Models, Pipeline
 
@@ -65,11 +65,14 @@ def score_check(pairs: list[tuple[str, str]]) -> dict:
     }
 
 
-def evaluate(folder: Path, config_path: Path | None = None, progress=None) -> dict:
+def evaluate(folder: Path, config_path: Path | None = None, progress=None, config: StationConfig | None = None) -> dict:
+    """Score the set at `folder` with the config at `config_path` (or the `config` given), the set's dataset.toml
+    merged on top."""
     folder = Path(folder)
     rows = read_labels(folder)
     overrides = [folder / "dataset.toml"] if (folder / "dataset.toml").is_file() else []
-    config = load_config(config_path, overrides)
+    config = with_overrides(config.model_copy(deep=True), overrides) if config is not None \
+        else load_config(config_path, overrides)
     models = Models.load(tracking=False, config=config)
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="station-eval-") as tmp:

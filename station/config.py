@@ -104,6 +104,22 @@ class LogConfig(Section):
                                                                "records stay")
     blur_faces: bool = Field(False, description="pixelate faces in stored evidence photos")
     station_name: str = Field("", description="this station's name in a log shared by several stations")
+    keep_frames: bool = Field(True, description="keep the judged camera frame, without drawings, beside the evidence "
+                                                "photo: what `station learn export` cuts training tiles from (faces "
+                                                "pixelated as well when blur_faces; purged with the evidence)")
+
+
+class LearnConfig(Section):
+    """Learning this site from reviewed check-ins: the installed model versions and the gate a new one must pass."""
+
+    models_dir: str = Field("var/models", description="installed model versions and the active one (`station "
+                                                      "models`); relative to this file")
+    tolerance: float = Field(0.02, ge=0.0, le=0.5, description="a candidate is refused when any rule's accuracy or "
+                                                               "fail recall is lower than the installed models' by "
+                                                               "more than this, on the held-out reviewed check-ins "
+                                                               "or on any eval set")
+    eval_sets: list[str] = Field(default_factory=list, description="labelled sets (shared/eval/FORMAT.md) scored "
+                                                                   "beside the held-out check-ins before an install")
 
 
 class StationSections(Section):
@@ -115,6 +131,7 @@ class StationSections(Section):
     detector: DetectorConfig = DetectorConfig()
     identify: IdentifyConfig = IdentifyConfig()
     log: LogConfig = LogConfig()
+    learn: LearnConfig = LearnConfig()
     # where relative paths in this config are resolved (the config file's folder); not a TOML key
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 
@@ -181,6 +198,16 @@ def load_config(path: str | Path | None = None, overrides: list[Path] | None = N
         data = _deep_merge(data, read_toml(extra))
         sources.append(str(extra))
     return _validate(data, base_dir, " + ".join(sources) or "config")
+
+
+def with_overrides(config: StationConfig, overrides: list[Path]) -> StationConfig:
+    """`config` with each override file merged on top, as `load_config` merges them on a file."""
+    if not overrides:
+        return config
+    data = config.model_dump()
+    for extra in overrides:
+        data = _deep_merge(data, read_toml(extra))
+    return _validate(data, config.base_dir, " + ".join(["config", *map(str, overrides)]))
 
 
 def _validate(data: dict[str, Any], base_dir: Path, source: str) -> StationConfig:

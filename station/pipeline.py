@@ -68,28 +68,32 @@ class Models:
     faces: FaceDetector
     skin: object  # models.skin.SkinModel (or a fake with the same adapted_probability)
     attire: AttireDetector | None = None  # None: the checks fall back to what skin and pose alone can tell
+    version: str = "shipped"  # the installed model version these came from (station.model_versions)
 
     @classmethod
     def load(cls, tracking: bool = False, config: StationConfig | None = None) -> "Models":
-        from models.detector import MODELS_DIR, OnnxClassifier, OnnxDetector
+        from models.detector import OnnxClassifier, OnnxDetector
         from models.detector import AttireDetector as OnnxAttireDetector
         from models.mediapipe_models import MediaPipeFaces, MediaPipePose, MediaPipeSegmenter
         from models.skin import SkinModel
+        from station.model_versions import ModelStore
 
         config = config or StationConfig()
         cfg = config.detector
+        installed = ModelStore(config.resolve(config.learn.models_dir))
+        version = installed.active()
+        active = installed.manifests(version)
 
-        def manifest(key: str, default: str):
-            name = getattr(cfg, key)
-            return config.resolve(name) if name else MODELS_DIR / default
+        def manifest(key: str, name: str):  # a path in the config wins over the installed version
+            return config.resolve(getattr(cfg, key)) if getattr(cfg, key) else active[name]
 
-        detector = OnnxDetector(manifest("model", "attire/attire.json"), conf=cfg.conf, threads=cfg.threads)
+        detector = OnnxDetector(manifest("model", "attire"), conf=cfg.conf, threads=cfg.threads)
         per_part = {"torso": OnnxDetector(config.resolve(cfg.torso_model), conf=cfg.conf, threads=cfg.threads)} \
             if cfg.torso_model else {}
-        classifiers = {name: OnnxClassifier(manifest(f"{name}_model", f"{name}/{name}.json"), cfg.threads)
+        classifiers = {name: OnnxClassifier(manifest(f"{name}_model", name), cfg.threads)
                        for name in ("footwear", "cuffs", "front", "legwear") if getattr(cfg, f"{name}_model") != "none"}
         return cls(MediaPipePose(tracking=tracking), MediaPipeSegmenter(), MediaPipeFaces(), SkinModel.load(),
-                   OnnxAttireDetector(detector, classifiers, config.framing.min_visibility, per_part))
+                   OnnxAttireDetector(detector, classifiers, config.framing.min_visibility, per_part), version)
 
 
 @dataclass

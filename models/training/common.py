@@ -157,6 +157,66 @@ def fit(model, data: str, project: Path, name: str, **args) -> Path:
     return project / name
 
 
+def unfused_from_onnx(model, onnx_file: Path, calibration: list[Path], size: int, class_rows: dict[int, int]):
+    """`model` (an ultralytics torch model of the same architecture) with the weights of an ONNX export of it.
+
+    The export fused each batch norm into its conv: each is split back into a conv and a batch norm whose statistics
+    are measured on real tiles (`calibration`, cut at `size`), so the unfused model computes what the ONNX file
+    computes (in eval mode exactly, in train mode with batch statistics close to those) and fine-tuning starts where
+    the exported model is. An output layer whose row count differs (other classes) takes the rows `class_rows`
+    maps (new row -> old row); the other rows keep their initialisation."""
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(onnx_file)).graph
+    fused = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in graph.initializer}
+    modules = dict(model.named_modules())
+    for name, module in modules.items():
+        if isinstance(module, torch.nn.BatchNorm2d):  # its conv is name[:-3] + ".conv"
+            conv = name[: -len(".bn")] + ".conv"
+            modules[conv].weight.data.copy_(fused[f"{conv}.weight"])
+            module.weight.data.fill_(1.0)
+            module.bias.data.copy_(fused[f"{conv}.bias"])
+            module.running_mean.zero_()
+            module.running_var.fill_(1.0 - module.eps)
+        elif isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)) and module.bias is not None \
+                and f"{name}.weight" in fused:
+            w, b = fused[f"{name}.weight"], fused[f"{name}.bias"]
+            if w.shape == module.weight.shape:
+                module.weight.data.copy_(w)
+                module.bias.data.copy_(b)
+            else:  # the class rows
+                for new_i, old_i in class_rows.items():
+                    module.weight.data[new_i] = w[old_i]
+                    module.bias.data[new_i] = b[old_i]
+    # measure what each conv gives on real tiles (eval mode = the fused model), then fold it into the batch norm
+    import cv2
+
+    batch = torch.from_numpy(np.stack([cv2.resize(cv2.imread(str(f)), (size, size))[..., ::-1] for f in calibration])
+                             .transpose(0, 3, 1, 2).astype(np.float32) / 255.0)
+    stats, hooks = {}, []
+    for name, module in modules.items():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            def hook(mod, inp, _out, name=name):
+                z = inp[0].detach()
+                stats[name] = (z.mean(dim=(0, 2, 3)), z.var(dim=(0, 2, 3)))
+            hooks.append(module.register_forward_hook(hook))
+    model.eval()
+    with torch.no_grad():
+        model(batch)
+    for h in hooks:
+        h.remove()
+    for name, (mean, var) in stats.items():
+        bn = modules[name]
+        std = (var + bn.eps).sqrt()
+        bn.running_mean.copy_(mean)
+        bn.running_var.copy_(var)
+        bn.bias.data.add_(mean)  # BN(z) = (z - mean) / std * std + mean + b = z + b
+        bn.weight.data.copy_(std)
+    return model
+
+
 def export_onnx(run: Path, dest: Path, name: str) -> tuple[Path, object]:
     """best.pt of `run` -> dest/NAME.onnx (dynamic batch, opset 17); returns the file and the loaded model."""
     offline_ultralytics()

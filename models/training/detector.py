@@ -39,7 +39,7 @@ from models.perception import Box, Keypoints
 from models.training.common import (CCP_LICENCE, CCP_NEAR_DUPLICATES_OF_HELD_OUT, CCP_RULES_HELD_OUT, CCP_TAGGED,
                                     CCP_TRAIN, CCP_VAL, DEFAULT_WEIGHTS, ROOT, SHARED, WEIGHTS_DIR, WORK, PoseCache,
                                     ccp_label_names, ccp_tags, check_weights, degrade, export_onnx, jittered,
-                                    offline_ultralytics, progress, write_manifest)
+                                    offline_ultralytics, progress, unfused_from_onnx, write_manifest)
 from models.training.common import fit as fit_run
 
 CLASSES = ("badge", "bracelet", "watch", "ring", "necklace", "sunglasses", "glasses")
@@ -371,69 +371,20 @@ def prepare(out: Path, limit: int | None = None, copies: int = 2, size: int = TI
 
 # ---------------------------------------------------------------- warm start from a shipped ONNX detector
 def warm_start(manifest_path: Path, data: Path, out: Path, n_calibration: int = 256) -> Path:
-    """An ultralytics checkpoint holding the weights of a shipped detector (its ONNX export, conv and batch norm
-    fused), with this dataset's classes, so a CPU can fine-tune it instead of training from scratch.
-
-    Each fused conv is split back into a conv and a batch norm whose statistics are measured on real training tiles,
-    so the unfused model computes what the ONNX file computes (in eval mode exactly, in train mode with batch
-    statistics close to those) and fine-tuning starts where the shipped model is. Classes the old model has keep
-    their output rows; new ones start from ultralytics' prior.
-    """
-    import onnx
+    """An ultralytics checkpoint holding the weights of a shipped detector (its ONNX export), with this dataset's
+    classes, so a CPU can fine-tune it instead of training from scratch (see `common.unfused_from_onnx`). Classes
+    the old model has keep their output rows; new ones start from ultralytics' prior."""
     import torch
-    from onnx import numpy_helper
     from ultralytics.nn.tasks import DetectionModel
 
     offline_ultralytics()
     manifest = json.loads(manifest_path.read_text())
     old_classes = manifest["classes"]
-    graph = onnx.load(str(manifest_path.parent / manifest["file"])).graph
-    fused = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in graph.initializer}
-    model = DetectionModel("yolov8n.yaml", nc=len(CLASSES), verbose=False)
-    modules = dict(model.named_modules())
-    for name, module in modules.items():
-        if isinstance(module, torch.nn.BatchNorm2d):  # its conv is name[:-3] + ".conv"
-            conv = name[: -len(".bn")] + ".conv"
-            modules[conv].weight.data.copy_(fused[f"{conv}.weight"])
-            module.weight.data.fill_(1.0)
-            module.bias.data.copy_(fused[f"{conv}.bias"])
-            module.running_mean.zero_()
-            module.running_var.fill_(1.0 - module.eps)
-        elif isinstance(module, torch.nn.Conv2d) and module.bias is not None and f"{name}.weight" in fused:
-            w, b = fused[f"{name}.weight"], fused[f"{name}.bias"]
-            if w.shape == module.weight.shape:
-                module.weight.data.copy_(w)
-                module.bias.data.copy_(b)
-            else:  # the class rows: copy the classes both models have
-                for new_i, c in enumerate(CLASSES):
-                    if c in old_classes:
-                        module.weight.data[new_i] = w[old_classes.index(c)]
-                        module.bias.data[new_i] = b[old_classes.index(c)]
-    # measure what each conv gives on real tiles (eval mode = the fused model), then fold it into the batch norm
-    files = sorted((data / "images" / "train").glob("*.jpg"))[::max(1, len(list((data / "images" / "train")
-                                                                                .glob("*.jpg"))) // n_calibration)]
-    size = int(manifest["input_size"])
-    batch = torch.from_numpy(np.stack([cv2.resize(cv2.imread(str(f)), (size, size))[..., ::-1] for f in files])
-                             .transpose(0, 3, 1, 2).astype(np.float32) / 255.0)
-    stats, hooks = {}, []
-    for name, module in modules.items():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            def hook(mod, inp, _out, name=name):
-                z = inp[0].detach()
-                stats[name] = (z.mean(dim=(0, 2, 3)), z.var(dim=(0, 2, 3)))
-            hooks.append(module.register_forward_hook(hook))
-    model.eval()
-    with torch.no_grad():
-        model(batch)
-    for h in hooks:
-        h.remove()
-    for name, (mean, var) in stats.items():
-        bn = modules[name]
-        std = (var + bn.eps).sqrt()
-        bn.running_mean.copy_(mean)
-        bn.running_var.copy_(var)
-        bn.bias.data.add_(mean)  # BN(z) = (z - mean) / std * std + mean + b = z + b
-        bn.weight.data.copy_(std)
+    files = sorted((data / "images" / "train").glob("*.jpg"))
+    files = files[::max(1, len(files) // n_calibration)]
+    model = unfused_from_onnx(DetectionModel("yolov8n.yaml", nc=len(CLASSES), verbose=False),
+                              manifest_path.parent / manifest["file"], files, int(manifest["input_size"]),
+                              {new_i: old_classes.index(c) for new_i, c in enumerate(CLASSES) if c in old_classes})
     model.names = dict(enumerate(CLASSES))
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"model": model, "train_args": {}, "epoch": -1, "date": time.strftime("%Y-%m-%d"),
@@ -468,8 +419,8 @@ def validation_scores(run: Path, data: Path) -> dict:
     from ultralytics import YOLO
 
     model = YOLO(str(run / "weights" / "best.pt"))
-    m = model.val(data=data_yaml(data), imgsz=model.ckpt["train_args"]["imgsz"], batch=32, device="cpu", plots=False, verbose=False,
-                  workers=0)
+    m = model.val(data=data_yaml(data), imgsz=model.ckpt["train_args"]["imgsz"], batch=32, device="cpu", plots=False,
+                  verbose=False, workers=0)
     per_class = {}
     for i, c in enumerate(m.ap_class_index):
         p, r, ap50, ap = m.box.class_result(i)
