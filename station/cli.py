@@ -242,7 +242,8 @@ def cmd_serve(args) -> int:
         roster = Roster.from_csv(config.resolve(config.identify.roster)) if config.identify.roster else None
         live = LiveStation(config, store, args.source, badge_reader=BadgeReader(config.identify.code, roster)).start()
         app = create_app(store, live, station_secret(config.resolve("var/secret_key")),
-                         config_path=Path(args.config).resolve() if args.config else None, roster=roster)
+                         config_path=Path(args.config).resolve() if args.config else None, roster=roster,
+                         tz=config.log.zone())
         server = create_server(app, args.host, args.port)
         print(f"station: http://{args.host}:{args.port}/ (kiosk), /review (supervisors)", flush=True)
         server.run()  # returns once a signal has closed it

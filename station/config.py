@@ -104,9 +104,52 @@ class LogConfig(Section):
                                                                "records stay")
     blur_faces: bool = Field(False, description="pixelate faces in stored evidence photos")
     station_name: str = Field("", description="this station's name in a log shared by several stations")
+    timezone: str = Field("", description="the time zone the review pages show times and days in (an IANA name "
+                                          "such as Asia/Shanghai); empty: the machine's own")
     keep_frames: bool = Field(True, description="keep the judged camera frame, without drawings, beside the evidence "
                                                 "photo: what `station learn export` cuts training tiles from (faces "
                                                 "pixelated as well when blur_faces; purged with the evidence)")
+
+    @field_validator("timezone")
+    @classmethod
+    def _a_zone(cls, name: str) -> str:
+        if name:
+            zone_info(name)
+        return name
+
+    def zone(self):
+        """The review pages' time zone (this key, else the machine's)."""
+        return zone_info(self.timezone or machine_timezone())
+
+
+def machine_timezone() -> str:
+    """The machine's own time zone as an IANA name ($TZ, /etc/timezone or /etc/localtime's link), else "UTC"."""
+    import os
+
+    name = os.environ.get("TZ", "").lstrip(":")
+    if not name:
+        try:
+            name = Path("/etc/timezone").read_text().strip()
+        except OSError:
+            link = Path("/etc/localtime")
+            name = str(link.resolve()).split("zoneinfo/", 1)[-1] if link.is_symlink() else ""
+    try:
+        zone_info(name)
+        return name
+    except ValueError:
+        return "UTC"
+
+
+def zone_info(name: str):
+    """A ZoneInfo for an IANA name; ValueError for an unknown one."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not name or name.startswith(("/", ".")) or ".." in name:
+        raise ValueError(f"not a time zone: {name!r}")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"not a time zone: {name!r} (an IANA name such as Asia/Shanghai)") from None
 
 
 class LearnConfig(Section):

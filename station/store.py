@@ -36,6 +36,23 @@ PHOTO_FILE = re.compile(r"\d{6}-[0-9a-f]{8}\.jpg")
 PARTIAL_FILE = re.compile(r"\.\d{6}-[0-9a-f]{8}\.jpg\.[A-Za-z0-9_]+\.tmp")  # write_atomically's temporary files
 
 
+def _offset_segments(start: datetime, end: datetime, tz) -> list[tuple[datetime, datetime, int]]:
+    """[start, end) cut where `tz`'s UTC offset changes (checked hourly: zones change on the hour or half hour),
+    each piece with its offset in minutes."""
+    if tz is None:
+        return [(start, end, 0)]
+    minutes = (lambda t: int(t.astimezone(tz).utcoffset().total_seconds() // 60))
+    pieces, piece_start, offset, t = [], start, minutes(start), start
+    while t < end:
+        nxt = min(t + timedelta(minutes=30), end)
+        if nxt < end and minutes(nxt) != offset:
+            pieces.append((piece_start, nxt, offset))
+            piece_start, offset = nxt, minutes(nxt)
+        t = nxt
+    pieces.append((piece_start, end, offset))
+    return pieces
+
+
 class StoreError(ValueError):
     """A request the log cannot take (an unknown record, an override without a reason)."""
 
@@ -116,6 +133,12 @@ class LoginSession(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+def _final_verdict():
+    """The final verdict as SQL: the latest override's, else the machine's."""
+    latest = select(Override.verdict).where(Override.record_id == Record.id).order_by(Override.id.desc()).limit(1)
+    return func.coalesce(latest.scalar_subquery(), Record.verdict)
+
+
 def _session_id(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -193,9 +216,11 @@ def blur_boxes(image: np.ndarray, boxes: list[tuple[float, float, float, float]]
 class RecordFilter:
     date_from: datetime | None = None
     date_to: datetime | None = None  # exclusive
-    technician: str | None = None
-    verdict: str | None = None
+    technician: str | None = None  # part of a technician number (any case)
+    verdict: str | None = None  # the final verdict (an override's where there is one)
     failed_check: str | None = None
+    station: str | None = None
+    numbers: tuple[str, ...] = ()  # also match these technician numbers (the roster's names that matched)
 
 
 class Store:
@@ -318,12 +343,26 @@ class Store:
         if f.date_to:
             q = q.where(Record.created_at < f.date_to)
         if f.technician:
-            q = q.where(Record.technician == f.technician)
+            pattern = "%" + f.technician.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            match = func.lower(Record.technician).like(pattern, escape="\\")
+            q = q.where(or_(match, Record.technician.in_(f.numbers)) if f.numbers else match)
         if f.verdict:
-            q = q.where(Record.verdict == f.verdict)
+            q = q.where(_final_verdict() == f.verdict)
+        if f.station is not None:
+            q = q.where(Record.station == f.station)
         if f.failed_check:
             q = q.where(Record.results.any((RuleResult.check == f.failed_check) & (RuleResult.status == "fail")))
         return q.order_by(Record.created_at.desc(), Record.id.desc())
+
+    def count(self, f: RecordFilter = RecordFilter()) -> int:
+        """How many records the filter matches (the review's page count)."""
+        with Session(self.engine) as session:
+            return session.scalar(select(func.count()).select_from(self._query(f).order_by(None).subquery()))
+
+    def stations(self) -> list[str]:
+        """The stations that have logged here (several can share one PostgreSQL log)."""
+        with Session(self.engine) as session:
+            return sorted(session.scalars(select(Record.station).distinct()))
 
     def _fetch(self, q, limit: int) -> list[Record]:
         with Session(self.engine) as session:
@@ -331,31 +370,57 @@ class Store:
             session.expunge_all()
             return records
 
-    def daily_counts(self, date_from: datetime, date_to: datetime) -> dict[str, dict]:
-        """Per UTC day ("YYYY-MM-DD") in [date_from, date_to): check-ins, those passed (by the final verdict, an
-        override's where there is one), and per rule [passed, judged]. Counted by the database, so a year of
-        records is never loaded."""
-        if self.engine.dialect.name == "postgresql":
-            day = func.date(func.timezone(literal_column("'UTC'"), Record.created_at))
-        else:  # SQLite keeps the UTC time as text
-            day = func.date(Record.created_at)
-        in_range = (Record.created_at >= date_from) & (Record.created_at < date_to)
-        latest = select(Override.record_id, func.max(Override.id).label("id")).group_by(Override.record_id).subquery()
-        final = func.coalesce(Override.verdict, Record.verdict)
+    def daily_counts(self, date_from: datetime, date_to: datetime, tz=None) -> dict[str, dict]:
+        """Per day ("YYYY-MM-DD") in [date_from, date_to), days in the time zone `tz` (a tzinfo; None: UTC):
+        check-ins, those passed (by the final verdict, an override's where there is one), and per rule [passed,
+        judged]. Counted by the database, so a year of records is never loaded: the range is cut where the zone's
+        UTC offset changes (summer time) and each piece grouped by its shifted day."""
+        final = _final_verdict()
         days: dict[str, dict] = {}
         with Session(self.engine) as session:
-            for d, n, passed in session.execute(
-                    select(day, func.count(Record.id), func.sum(case((final == "pass", 1), else_=0)))
-                    .outerjoin(latest, latest.c.record_id == Record.id).outerjoin(Override, Override.id == latest.c.id)
-                    .where(in_range).group_by(day)):
-                days[str(d)] = {"records": n, "passed": int(passed or 0), "rules": {}}
-            for d, check, passed, judged in session.execute(
-                    select(day, RuleResult.check, func.sum(case((RuleResult.status == "pass", 1), else_=0)),
-                           func.count(RuleResult.id))
-                    .join(Record, Record.id == RuleResult.record_id)
-                    .where(in_range, RuleResult.status.in_(("pass", "fail"))).group_by(day, RuleResult.check)):
-                days[str(d)]["rules"][check] = [int(passed), judged]
+            for start, end, minutes in _offset_segments(date_from, date_to, tz):
+                day = self._local_day(minutes)
+                in_range = (Record.created_at >= start) & (Record.created_at < end)
+                for d, n, passed in session.execute(
+                        select(day, func.count(Record.id), func.sum(case((final == "pass", 1), else_=0)))
+                        .where(in_range).group_by(day)):
+                    entry = days.setdefault(str(d), {"records": 0, "passed": 0, "rules": {}})
+                    entry["records"] += n
+                    entry["passed"] += int(passed or 0)
+                for d, check, passed, judged in session.execute(
+                        select(day, RuleResult.check, func.sum(case((RuleResult.status == "pass", 1), else_=0)),
+                               func.count(RuleResult.id))
+                        .join(Record, Record.id == RuleResult.record_id)
+                        .where(in_range, RuleResult.status.in_(("pass", "fail"))).group_by(day, RuleResult.check)):
+                    rule = days[str(d)]["rules"].setdefault(check, [0, 0])
+                    rule[0] += int(passed)
+                    rule[1] += judged
         return days
+
+    def _local_day(self, minutes: int):
+        """The record's day, its UTC time shifted by `minutes`, as SQL."""
+        if self.engine.dialect.name == "postgresql":
+            utc = func.timezone(literal_column("'UTC'"), Record.created_at)
+            return func.date(utc + func.make_interval(0, 0, 0, 0, 0, minutes))
+        return func.date(Record.created_at, f"{minutes:+d} minutes")  # SQLite keeps the UTC time as text
+
+    def technician_counts(self, date_from: datetime, date_to: datetime) -> list[dict]:
+        """Per technician in [date_from, date_to): check-ins, those passed (final verdict), and how often each rule
+        failed; most check-ins first. Counted by the database."""
+        final = _final_verdict()
+        in_range = (Record.created_at >= date_from) & (Record.created_at < date_to)
+        people: dict[str | None, dict] = {}
+        with Session(self.engine) as session:
+            for tech, n, passed in session.execute(
+                    select(Record.technician, func.count(Record.id), func.sum(case((final == "pass", 1), else_=0)))
+                    .where(in_range).group_by(Record.technician)):
+                people[tech] = {"technician": tech, "records": n, "passed": int(passed or 0), "failed": {}}
+            for tech, check, n in session.execute(
+                    select(Record.technician, RuleResult.check, func.count(RuleResult.id))
+                    .join(Record, Record.id == RuleResult.record_id)
+                    .where(in_range, RuleResult.status == "fail").group_by(Record.technician, RuleResult.check)):
+                people[tech]["failed"][check] = n
+        return sorted(people.values(), key=lambda p: (-p["records"], p["technician"] or ""))
 
     def override(self, record_id: int, user: str, verdict: str, reason: str) -> None:
         if verdict not in ("pass", "fail"):

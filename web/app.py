@@ -21,7 +21,7 @@ from flask_wtf.csrf import CSRFProtect
 from calibration.enrol import Enroller
 from station.store import Store, write_atomically
 from web import api, auth, calibrate, kiosk, review
-from web.common import Station, register_error_handlers
+from web.common import STATUS_WORDS, Station, register_error_handlers
 
 
 # waitress refuses a larger body from its Content-Length alone, before buffering it (the app's own limit, 2 MB,
@@ -65,15 +65,25 @@ def station_secret(path: Path) -> str:
 
 
 def create_app(store: Store, live=None, secret_key: str | None = None, testing: bool = False,
-               config_path: Path | None = None, roster=None, enroller: Enroller | None = None) -> Flask:
+               config_path: Path | None = None, roster=None, enroller: Enroller | None = None,
+               tz=None) -> Flask:
     """`live`: the running `station.live.LiveStation` (state, preview, identify); None when no camera runs.
     `config_path`: the policy file that the calibration pages edit (admin only). `enroller`: uniform enrolment
-    (default: its own photo-mode models, loaded at the first enrolment)."""
+    (default: its own photo-mode models, loaded at the first enrolment). `tz`: the zone the review pages show times
+    and days in (a tzinfo; default: the running station's `[log] timezone`, else the machine's)."""
     app = Flask(__name__)
     app.config.update(SECRET_KEY=secret_key or secrets.token_hex(32), SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Lax", PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
                       MAX_CONTENT_LENGTH=2 * 1024 * 1024, TESTING=testing)
-    app.extensions["station"] = Station(store, live, config_path, roster, auth.LoginThrottle(), enroller or Enroller())
+    if tz is None:
+        from station.config import LogConfig
+
+        tz = (live.config.log if getattr(live, "config", None) is not None else LogConfig()).zone()
+    app.extensions["station"] = Station(store, live, config_path, roster, tz, auth.LoginThrottle(),
+                                        enroller or Enroller())
+    app.jinja_env.filters["local"] = lambda when, fmt="%Y-%m-%d %H:%M": \
+        app.extensions["station"].local(when).strftime(fmt)
+    app.jinja_env.globals.update(status_words=STATUS_WORDS, tz_name=str(tz), name_of=app.extensions["station"].name)
     CSRFProtect(app)
     register_error_handlers(app)
     for blueprint in (kiosk.bp, auth.bp, review.bp, calibrate.bp, api.bp):

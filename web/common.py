@@ -12,6 +12,7 @@ from flask import Flask, abort, current_app, g, jsonify, redirect, render_templa
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from checks.registry import REGISTRY
 from station.store import RecordFilter, Store
 
 # Pages come from this site only: no framing (clickjacking), no inline script, no guessing of content types
@@ -25,8 +26,9 @@ ERRORS_ZH = {400: "请求有误", 401: "请先登录", 403: "没有权限", 404:
 LOCAL_PATH = re.compile(r"/(?![/\\])[^\x00-\x20\x7f\\]*")
 PRINTABLE = re.compile(r"[^\x00-\x1f\x7f]+")
 PAGE_SIZE = 100  # records on a review page or in an API answer
-CHECK_NAMES = {"uniform": ("工作服", "Uniform"), "badge": ("工号牌", "Work badge"), "footwear": ("鞋履", "Footwear"),
-               "cuffs": ("袖口裤脚", "Cuffs"), "accessories": ("首饰", "Jewellery")}
+# every rule's name from its own module (checks/registry.py): a rule added later is listed without a change here
+CHECK_NAMES = {rule_id: (rule.title_zh, rule.title_en) for rule_id, rule in REGISTRY.items()}
+STATUS_WORDS = {"pass": ("通过", "pass"), "fail": ("未通过", "fail"), "unknown": ("无法判断", "not judged")}
 
 
 @dataclass
@@ -37,6 +39,7 @@ class Station:
     live: object | None = None  # station.live.LiveStation; None when no camera runs
     config_path: Path | None = None  # the policy file the calibration pages edit
     roster: object | None = None  # station.identify.Roster
+    tz: object = timezone.utc  # the zone the review pages show times and days in ([log] timezone)
     throttle: object | None = None  # web.auth.LoginThrottle
     enroller: object | None = None  # calibration.enrol.Enroller: enrolment's own models
     # one change at a time to the policy or the enrolment, so the file on disk and the running rules agree
@@ -46,6 +49,15 @@ class Station:
     supervisor_slot: threading.Lock = field(default_factory=threading.Lock)
     # the kiosk's preview streams open at once: each holds one of the server's threads for as long as it runs
     streams: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(3))
+
+    def name(self, number: str | None) -> str:
+        """The roster's name for a technician number ("" when there is no roster or no such number)."""
+        tech = self.roster.find(number) if self.roster is not None and number else None
+        return tech.name if tech is not None else ""
+
+    def local(self, when: datetime) -> datetime:
+        """A stored (UTC) time in the station's zone."""
+        return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).astimezone(self.tz)
 
     @property
     def references(self) -> Path:
@@ -116,12 +128,15 @@ def spreadsheet_cell(value) -> str:
 
 
 def parse_filter(args) -> RecordFilter:
+    tz = station().tz
+
     def day(name):
+        """A day in the station's zone: its local midnight (as an aware time; the store compares in UTC)."""
         value = args.get(name, "").strip()
         if not value:
             return None
         try:
-            date = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+            date = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=tz)
         except ValueError:
             abort(400, f"{name} must be a date YYYY-MM-DD, got {value!r}")
         if not 1900 <= date.year <= 9998:  # 9999-12-31 has no next day to end the range at
@@ -131,14 +146,21 @@ def parse_filter(args) -> RecordFilter:
     if technician and (len(technician) > 64 or not PRINTABLE.fullmatch(technician)):
         abort(400, "technician must be at most 64 printable characters")
     date_to = day("to")
+    name = args.get("station", "").strip() or None  # "-": the records of a station without a name
+    if name is not None and (len(name) > 64 or not PRINTABLE.fullmatch(name)):
+        abort(400, "station must be at most 64 printable characters")
+    name = "" if name == "-" else name
     verdict = args.get("verdict") or None
     if verdict not in (None, "pass", "fail", "unknown"):
         abort(400, f"verdict must be pass, fail or unknown, got {verdict!r}")
     check = args.get("check") or None
     if check is not None and check not in CHECK_NAMES:
         abort(400, f"unknown check {check!r}")
-    return RecordFilter(day("from"), date_to + timedelta(days=1) if date_to else None,
-                        technician or None, verdict, check)
+    roster = station().roster
+    numbers = tuple(t.number for t in roster.by_number.values() if technician.lower() in t.name.lower()) \
+        if roster is not None and technician else ()
+    end = (date_to.replace(tzinfo=None) + timedelta(days=1)).replace(tzinfo=tz) if date_to else None
+    return RecordFilter(day("from"), end, technician or None, verdict, check, name, numbers)
 
 
 def parse_page(args) -> int:
@@ -149,7 +171,9 @@ def parse_page(args) -> int:
 
 
 def record_json(r) -> dict:
-    return {"id": r.id, "time_utc": r.created_at.isoformat(), "technician": r.technician, "verdict": r.verdict,
+    s = station()
+    return {"id": r.id, "time_utc": r.created_at.isoformat(), "time_local": s.local(r.created_at).isoformat(),
+            "station": r.station, "technician": r.technician, "name": s.name(r.technician), "verdict": r.verdict,
             "final_verdict": r.final_verdict, "frames": r.frames, "evidence": bool(r.evidence_path)
             and r.evidence_purged_at is None, "evidence_error": r.evidence_error,
             "checks": {x.check: {"status": x.status, "score": x.score, "reason_zh": x.reason_zh,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, send_file, url_for
 
@@ -18,10 +18,13 @@ bp = Blueprint("review", __name__)
 @login_required()
 def index():
     f, page = parse_filter(request.args), parse_page(request.args)
-    records = station().store.find(f, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
+    store = station().store
+    total = store.count(f)
+    pages = max(1, -(-total // PAGE_SIZE))
+    records = store.find(f, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     args = {k: v for k, v in request.args.items() if k != "page"}
-    return render_template("review.html", records=records[:PAGE_SIZE], args=args, checks=CHECK_NAMES, page=page,
-                           more=len(records) > PAGE_SIZE)
+    return render_template("review.html", records=records, args=args, checks=CHECK_NAMES, page=page, pages=pages,
+                           total=total, more=page < pages, stations=store.stations())
 
 
 @bp.route("/review/<int:record_id>", methods=["GET", "POST"])
@@ -56,14 +59,58 @@ def evidence(record_id: int):
     return send_file(path, mimetype="image/jpeg")
 
 
+@bp.get("/evidence/<int:record_id>/thumb.jpg")
+@login_required()
+def thumbnail(record_id: int):
+    """A small copy of the evidence photo for the log's list: decoded at a quarter size (cheap), never stored, so
+    the retention purge has nothing more to find."""
+    import cv2
+    import numpy as np
+
+    store = station().store
+    try:
+        r = store.get(record_id)
+    except StoreError:
+        abort(404)
+    if not r.evidence_path or r.evidence_purged_at is not None:
+        abort(404)
+    path = (store.evidence_dir / r.evidence_path).resolve()
+    if store.evidence_dir.resolve() not in path.parents or not path.is_file():
+        abort(404)
+    image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_REDUCED_COLOR_4)
+    if image is None:
+        abort(404)
+    h, w = image.shape[:2]
+    k = min(1.0, 120 / max(h, w))
+    small = cv2.resize(image, (max(1, round(w * k)), max(1, round(h * k))), interpolation=cv2.INTER_AREA)
+    jpg = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes()
+    return Response(jpg, mimetype="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
+
+
 @bp.get("/review/summary")
 @login_required()
 def summary():
+    st = station()
+    today = datetime.now(st.tz).date()
     days = request.args.get("days", "14")
     if not days.isdigit() or not 1 <= int(days) <= 366:
         abort(400, "days must be a whole number from 1 to 366")
-    s = daily_summary(station().store, int(days))
-    return render_template("summary.html", s=s, checks=CHECK_NAMES, chart=pass_rate_chart(s))
+    first, last = today - timedelta(days=int(days) - 1), today
+    try:
+        if request.args.get("from"):
+            first = date.fromisoformat(request.args["from"])
+        if request.args.get("to"):
+            last = date.fromisoformat(request.args["to"])
+    except ValueError:
+        abort(400, "from and to must be dates YYYY-MM-DD")
+    if not date(1900, 1, 1) <= first <= last <= date(9998, 12, 31) or (last - first).days >= 366:
+        abort(400, "the range must run forwards and span at most 366 days")
+    s = daily_summary(st.store, first, last, st.tz)
+    people = st.store.technician_counts(*local_range(first, last, st.tz))
+    for p in people:
+        p["name"] = st.name(p["technician"])
+    return render_template("summary.html", s=s, checks=CHECK_NAMES, chart=pass_rate_chart(s), people=people,
+                           first=first.isoformat(), last=last.isoformat())
 
 
 @bp.get("/review/export.csv")
@@ -78,15 +125,25 @@ def export_csv():
         csv.writer(out).writerow([spreadsheet_cell(c) for c in cells])
         return out.getvalue()
 
+    rules = list(CHECK_NAMES)
+    tz_name = str(s.tz)
+
     def row(r) -> str:
         last = r.overrides[-1] if r.overrides else None
-        return line([r.id, r.created_at.strftime("%Y-%m-%d %H:%M:%S"), r.technician or "", r.verdict,
-                     r.final_verdict, " ".join(x.check for x in r.results if x.status == "fail"),
-                     last.user if last else "", last.reason if last else ""])
+        results = {x.check: x for x in r.results}
+        per_rule = []
+        for check in rules:
+            x = results.get(check)
+            per_rule += [x.status, f"{x.reason_zh} / {x.reason_en}"] if x else ["", ""]
+        return line([r.id, s.local(r.created_at).strftime("%Y-%m-%d %H:%M:%S"), tz_name, r.station, r.technician or "",
+                     s.name(r.technician), r.verdict, r.final_verdict,
+                     " ".join(x.check for x in r.results if x.status == "fail"),
+                     last.user if last else "", last.reason if last else "", *per_rule])
 
     def lines():
-        yield "\ufeff" + line(["id", "time_utc", "technician", "verdict", "final_verdict", "failed_checks",
-                               "override_by", "override_reason"])
+        yield "\ufeff" + line(["id", "time", "zone", "station", "technician", "name", "verdict",
+                               "final_verdict", "failed_checks", "override_by", "override_reason",
+                               *[f"{c}{suffix}" for c in rules for suffix in ("", "_reason")]])
         batches = s.store.record_batches(f)
         while True:
             with s.supervisor_slot:
@@ -100,41 +157,69 @@ def export_csv():
                     headers={"Content-Disposition": "attachment; filename=appearance-log.csv"})
 
 
-def daily_summary(store: Store, days: int, today: datetime | None = None) -> dict:
-    """Per day: records and pass rate overall and per rule; over the range: the rules failed most."""
-    today = (today or datetime.now(timezone.utc)).replace(hour=0, minute=0, second=0, microsecond=0)
-    start = today - timedelta(days=days - 1)
-    counts = store.daily_counts(start, today + timedelta(days=1))
+def local_range(first: date, last: date, tz) -> tuple[datetime, datetime]:
+    """The instants that local days `first` to `last` (inclusive) cover in zone `tz`."""
+    return datetime.combine(first, time(), tz), datetime.combine(last + timedelta(days=1), time(), tz)
+
+
+def daily_summary(store: Store, first: date, last: date, tz=timezone.utc) -> dict:
+    """Per local day from `first` to `last`: records and pass rate overall and per rule; over the range: the rules
+    failed most."""
+    counts = store.daily_counts(*local_range(first, last, tz), tz)
     rows, failed = [], defaultdict(int)
-    for i in range(days):
-        date = (start + timedelta(days=i)).date().isoformat()
-        day = counts.get(date, {"records": 0, "passed": 0, "rules": {}})
+    for i in range((last - first).days + 1):
+        day_ = (first + timedelta(days=i)).isoformat()
+        day = counts.get(day_, {"records": 0, "passed": 0, "rules": {}})
         for check, (passed, judged) in day["rules"].items():
             failed[check] += judged - passed
-        rows.append({"date": date, "records": day["records"],
+        rows.append({"date": day_, "records": day["records"],
                      "pass_rate": day["passed"] / day["records"] if day["records"] else None,
                      "rules": {c: p / n for c, (p, n) in day["rules"].items()}})
     return {"days": rows, "top_failed": sorted(((c, n) for c, n in failed.items() if n), key=lambda t: -t[1])}
 
 
-def pass_rate_chart(s: dict, width: int = 720, height: int = 220) -> str:
-    """An inline SVG: each rule's daily pass rate as a line (no chart library: the app must work offline)."""
-    colours = {"uniform": "#1f77b4", "badge": "#d62728", "footwear": "#2ca02c", "cuffs": "#9467bd",
-               "accessories": "#ff7f0e"}
+# the rules' colours in the chart, in registry order (style.css gives the legend the same ones)
+COLOURS = ["#1f77b4", "#b52525", "#217a21", "#7b4fa6", "#a0520b", "#8c564b", "#b0327f", "#0e7c86", "#595959",
+           "#6b6b12"]
+
+
+def rule_colours() -> dict[str, str]:
+    return {c: COLOURS[i % len(COLOURS)] for i, c in enumerate(CHECK_NAMES)}
+
+
+def pass_rate_chart(s: dict, width: int = 720, height: int = 240) -> str:
+    """An inline SVG (no chart library: the app works offline): the overall pass rate as a thick black line, each
+    rule's as a thin coloured one, gridlines every 25 %; a day alone is a dot, so a one-day range is not blank.
+    It scales to the page's width (a phone)."""
     n = len(s["days"])
-    x = (lambda i: 40 + i * (width - 60) / max(n - 1, 1))
-    y = (lambda rate: 10 + (1 - rate) * (height - 40))
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             f'aria-label="pass rate per rule over days">',
-             f'<line x1="40" y1="{y(0)}" x2="{width - 20}" y2="{y(0)}" stroke="#999"/>',
-             f'<text x="4" y="{y(1) + 4}" font-size="11">100%</text><text x="10" y="{y(0) + 4}" font-size="11">0%</text>']
-    for check, colour in colours.items():
-        pts = [(x(i), y(d["rules"][check])) for i, d in enumerate(s["days"]) if d["rules"].get(check) is not None]
-        if pts:
-            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="'
-                         + " ".join(f"{a:.1f},{b:.1f}" for a, b in pts) + f'"><title>{check}</title></polyline>')
+    left, right, top, bottom = 44, 16, 10, 30
+    x = (lambda i: left + (i + 0.5) * (width - left - right) / n)
+    y = (lambda rate: top + (1 - rate) * (height - top - bottom))
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
+             f'aria-label="每日通过率 pass rate per day">']
+    for pct in (0, 25, 50, 75, 100):
+        parts.append(f'<line x1="{left}" y1="{y(pct / 100):.1f}" x2="{width - right}" y2="{y(pct / 100):.1f}" '
+                     f'stroke="{"#767676" if pct == 0 else "#d0d0d0"}" stroke-width="1"/>'
+                     f'<text x="{left - 6}" y="{y(pct / 100) + 4:.1f}" font-size="11" text-anchor="end" '
+                     f'fill="#333">{pct}%</text>')
+    series = [(c, colour, 1.5, [(i, d["rules"].get(c)) for i, d in enumerate(s["days"])])
+              for c, colour in rule_colours().items()]
+    series.append(("overall", "#111111", 3.5, [(i, d["pass_rate"]) for i, d in enumerate(s["days"])]))
+    for name, colour, stroke, values in series:
+        pts = [(x(i), y(v)) for i, v in values if v is not None]
+        if not pts:
+            continue
+        label = "通过率 overall" if name == "overall" else f"{CHECK_NAMES[name][0]} {CHECK_NAMES[name][1]}"
+        if len(pts) > 1:
+            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="{stroke}" points="'
+                         + " ".join(f"{a:.1f},{b:.1f}" for a, b in pts) + f'"><title>{label}</title></polyline>')
+        for a, b in pts:
+            parts.append(f'<circle cx="{a:.1f}" cy="{b:.1f}" r="{stroke + 1.5}" fill="{colour}">'
+                         f'<title>{label}</title></circle>')
+    step = max(1, n // 8)
     for i, d in enumerate(s["days"]):
-        if n <= 16 or i % max(n // 8, 1) == 0:
-            parts.append(f'<text x="{x(i) - 14:.1f}" y="{height - 8}" font-size="10">{d["date"][5:]}</text>')
+        if i % step == 0 or i == n - 1:
+            parts.append(f'<text x="{x(i):.1f}" y="{height - 10}" font-size="11" text-anchor="middle" '
+                         f'fill="#333">{d["date"][5:]}</text>')
     parts.append("</svg>")
     return "".join(parts)

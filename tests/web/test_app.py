@@ -56,7 +56,7 @@ def test_review_filters_record_override_and_export(client, store):
     assert r.verdict == "fail" and r.final_verdict == "pass" and r.overrides[0].user == "wang"
     assert client.post(f"/review/{rid}", data={"verdict": "pass", "reason": "x"}).status_code == 400  # no token
     csv_text = client.get("/review/export.csv").get_data(as_text=True)
-    assert csv_text.startswith("\ufeffid,time_utc") and "sandals were work boots" in csv_text
+    assert csv_text.startswith("\ufeffid,time,zone,station,technician,name") and "sandals were work boots" in csv_text
     api = client.get(f"/api/records/{rid}").get_json()
     assert api["verdict"] == "fail" and api["final_verdict"] == "pass" and api["checks"]["footwear"]["status"] == "fail"
     assert client.get("/api/records/999").status_code == 404
@@ -81,7 +81,8 @@ def test_daily_summary_counts_and_charts(client, store):
     from web.review import daily_summary
 
     store.add(verdict("fail", badge="fail", footwear="pass"), when=T0 + timedelta(days=1))
-    s = daily_summary(store, 3, today=T0 + timedelta(days=1))
+    first = (T0 - timedelta(days=1)).date()
+    s = daily_summary(store, first, first + timedelta(days=2))
     day1, day2 = s["days"][1], s["days"][2]
     assert (day1["records"], day1["pass_rate"], day1["rules"]["footwear"]) == (2, 0.5, 0.5)
     assert (day2["records"], day2["rules"]["badge"]) == (1, 0.0)
@@ -91,7 +92,11 @@ def test_daily_summary_counts_and_charts(client, store):
     page = client.get("/review/summary?days=400")
     assert page.status_code == 400
     page = client.get("/review/summary?days=7").get_data(as_text=True)
-    assert "<svg" in page and "polyline" in page and "每日汇总" in page
+    assert "<svg" in page and "每日汇总" in page and "总通过率" in page
+    one_day = client.get(f"/review/summary?from={T0.date()}&to={T0.date()}").get_data(as_text=True)
+    assert "<circle" in one_day and 'id="people"' in one_day  # one day is a dot, not a blank chart
+    assert 'id="people"' in one_day and "T2" in one_day.split('id="people"')[1]
+    assert client.get("/review/summary?from=2026-11-20&to=2026-11-01").status_code == 400
 
 
 def test_calibration_is_for_admins_only(client):

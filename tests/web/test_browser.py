@@ -116,7 +116,7 @@ def test_supervisor_reviews_overrides_exports_and_the_kiosk_is_refused(served, b
     with page.expect_download() as download:
         page.click("#export")
     csv_text = Path(download.value.path()).read_text(encoding="utf-8-sig")
-    assert csv_text.startswith("id,time_utc") and "checked in person" in csv_text
+    assert csv_text.startswith("id,time,zone,station,technician,name") and "checked in person" in csv_text
     assert store.find()[0].final_verdict == "pass"
 
 

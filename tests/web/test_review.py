@@ -73,7 +73,7 @@ def test_the_csv_export_is_streamed(client, store):
     r = client.get("/review/export.csv")
     assert r.is_streamed
     rows = list(csv.reader(io.StringIO(r.get_data(as_text=True).lstrip("\ufeff"))))
-    assert len(rows) == 1 + 1202 and rows[1][2] == "T1199" and len({row[0] for row in rows[1:]}) == 1202
+    assert len(rows) == 1 + 1202 and rows[1][4] == "T1199" and len({row[0] for row in rows[1:]}) == 1202
 
 
 def test_web_threads_run_below_the_judging_worker(client):

@@ -239,3 +239,75 @@ def test_the_preview_streams_at_least_15_distinct_frames_a_second_from_a_video(t
     assert judged < 0.5 * distinct  # the stream does not wait for the judging
     decoded = cv2.imdecode(np.frombuffer(jpg, np.uint8), cv2.IMREAD_COLOR)
     assert decoded.shape[:2] == (360, 640)
+
+
+def test_review_in_the_station_zone_with_names_pages_and_the_final_verdict(browser, tmp_path):
+    """A supervisor's review in Chromium, the station in Asia/Shanghai (UTC+8): times and days in that zone, roster
+    names, the final verdict after an override with the machine's beside it, pages, a name found by part of it, and
+    the daily summary on a phone's width."""
+    from datetime import datetime, timedelta, timezone
+    from zoneinfo import ZoneInfo
+
+    from factories import T0, verdict
+    from playwright.sync_api import expect
+
+    store = Store(tmp_path / "log.db", tmp_path / "evidence")
+    store.migrate()
+    store.add_user("wang", "correct horse")
+    photo = cv2.resize(make_frame(3), (320, 180))
+    for i in range(105):  # two pages
+        store.add(verdict("pass", uniform="pass", badge="pass", footwear="pass"), technician="T2048",
+                  evidence=photo, when=T0 - timedelta(days=1, minutes=i))
+    late = datetime(2026, 11, 20, 17, 30, tzinfo=timezone.utc)  # 01:30 on the 21st in Shanghai
+    rid = store.add(verdict("fail", uniform="pass", badge="fail", footwear="fail"), technician="T1024",
+                    evidence=photo, when=late)
+    roster = Roster([Technician("T1024", "王伟"), Technician("T2048", "李娜")])
+    app = create_app(store, roster=roster, tz=ZoneInfo("Asia/Shanghai"))
+    with serving(app) as base:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.goto(base + "/login")
+        page.fill("input[name=username]", "wang")
+        page.fill("input[name=password]", "correct horse")
+        page.click("#login")
+        page.wait_for_url(base + "/review")
+        first = page.locator("#records tbody tr").first
+        assert "2026-11-21 01:30" in first.inner_text() and "王伟" in first.inner_text()
+        assert "Asia/Shanghai" in page.inner_text(".count") and "106" in page.inner_text(".count")
+        assert page.locator("#records tbody tr").count() == 100 and "1 / 2" in page.inner_text(".pages")
+        assert page.locator("#records tbody tr img").first.evaluate("img => img.complete && img.naturalWidth") > 0
+        shot(page, "review.png")
+        page.click("#older")
+        assert page.locator("#records tbody tr").count() == 6
+        page.goto(base + "/review")
+        page.fill("input[name=technician]", "王")  # part of a roster name
+        page.click("#filter")
+        assert page.locator("#records tbody tr").count() == 1
+        page.fill("input[name=technician]", "t10")  # part of a number, any case
+        page.click("#filter")
+        assert page.locator("#records tbody tr").count() == 1
+        page.click("#records tbody tr:first-child td:nth-child(2) a")
+        assert "2026-11-21 01:30:00" in page.inner_text("main") and "王伟" in page.inner_text("main")
+        page.select_option("select[name=verdict]", "pass")
+        page.fill("input[name=reason]", "复核：现场确认 / checked in person")
+        page.click("#override")
+        expect(page.locator("#final")).to_contain_text("通过")
+        assert "未通过" not in page.inner_text("#final") and "未通过" in page.inner_text("#machine")
+        shot(page, "record.png")
+        page.goto(base + "/review")
+        row = page.locator("#records tbody tr").first
+        assert "通过" in row.locator(".status").inner_text() and "未通过" in row.locator(".machine").inner_text()
+        assert "pass" in row.get_attribute("class")
+        page.goto(base + "/review/summary?from=2026-11-19&to=2026-11-21")
+        days = page.inner_text("#days")
+        assert "2026-11-21\t1\t100%" in days and "2026-11-19\t105\t100%" in days  # the late one on its local day
+        assert "王伟" in page.inner_text("#people") and "李娜" in page.inner_text("#people")
+        shot(page, "summary.png")
+        page.set_viewport_size({"width": 390, "height": 844})  # a phone
+        chart = page.locator("#chart svg").bounding_box()
+        assert chart["x"] >= 0 and chart["x"] + chart["width"] <= 390
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1
+        shot(page, "summary-phone.png")
+        context.close()
+    r = store.get(rid)
+    assert r.final_verdict == "pass" and r.verdict == "fail"
