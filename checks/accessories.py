@@ -30,6 +30,7 @@ class AccessoriesCheck(Check):
     title_zh, title_en = "首饰", "Jewellery"
     Policy = AccessoriesPolicy
     order = 50
+    models = ("attire",)
 
     def run(self, p: Perception) -> CheckResult:
         cfg = self.config.accessories

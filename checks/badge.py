@@ -68,6 +68,7 @@ class BadgeCheck(Check):
     title_zh, title_en = "工号牌", "Work badge"
     Policy = BadgePolicy
     order = 20
+    models = ("attire",)
 
     def run(self, p: Perception) -> CheckResult:
         position = self.config.badge.position

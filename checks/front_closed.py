@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from checks.base import Check, CheckResult, CheckSection, Evidence, Status, calibrated, region_share
+from checks.base import Check, CheckResult, CheckSection, Evidence, Status, TileLabels, calibrated, region_share
 from checks.uniform import garment_feature, hellinger
 from models.perception import Perception
 
@@ -53,6 +53,8 @@ class FrontClosedCheck(Check):
     title_zh, title_en = "衣襟扣好", "Front closed"
     Policy = FrontClosedPolicy
     order = 15
+    models = ("front",)
+    tile_labels = TileLabels("front", {"front": ("衣襟", "jacket front")}, "closed", "open", fail_all_parts=True)
     needs_colour = True
 
     def run(self, p: Perception) -> CheckResult:

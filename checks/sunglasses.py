@@ -29,6 +29,7 @@ class SunglassesCheck(Check):
     title_zh, title_en = "墨镜", "Sunglasses"
     Policy = SunglassesPolicy
     order = 60
+    models = ("attire",)
 
     def run(self, p: Perception) -> CheckResult:
         kp = p.pose

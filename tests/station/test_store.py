@@ -29,7 +29,8 @@ def store(request, tmp_path):
             pytest.skip("no PostgreSQL server: set STATION_PG_URL (.ci/run starts one with .ci/postgres.sh)")
         s = Store(url, tmp_path / "evidence", station="depot-1")
         with s.engine.begin() as conn:  # a clean database for every test
-            for table in ("overrides", "rule_results", "records", "login_sessions", "users", "alembic_version"):
+            for table in ("rule_reviews", "overrides", "rule_results", "records", "login_sessions", "users",
+                          "alembic_version"):
                 conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
     s.migrate()
     yield s
@@ -38,10 +39,11 @@ def store(request, tmp_path):
 
 def test_schema_comes_from_alembic(store):
     tables = set(inspect(store.engine).get_table_names())
-    assert {"records", "rule_results", "overrides", "users", "login_sessions", "alembic_version"} <= tables
+    assert {"records", "rule_results", "overrides", "rule_reviews", "users", "login_sessions",
+            "alembic_version"} <= tables
     store.migrate()  # idempotent: already at head
     with store.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
 
 
 def test_sqlite_runs_in_wal(tmp_path):
