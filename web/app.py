@@ -20,7 +20,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from calibration.enrol import Enroller
 from station.store import Store, write_atomically
-from web import api, auth, calibrate, kiosk, review
+from web import api, auth, calibrate, kiosk, learn, review
 from web.common import Station, register_error_handlers
 
 
@@ -75,6 +75,6 @@ def create_app(store: Store, live=None, secret_key: str | None = None, testing: 
     app.extensions["station"] = Station(store, live, config_path, roster, auth.LoginThrottle(), enroller or Enroller())
     CSRFProtect(app)
     register_error_handlers(app)
-    for blueprint in (kiosk.bp, auth.bp, review.bp, calibrate.bp, api.bp):
+    for blueprint in (kiosk.bp, auth.bp, review.bp, learn.bp, calibrate.bp, api.bp):
         app.register_blueprint(blueprint)
     return app

@@ -123,8 +123,8 @@ def fine_tune(name: str, installed: Path, site: Path, work: Path, epochs: int, h
             counts["public"][c] = _copy_tiles(replay / "train" / c, data / "train" / c, "public")
         # ultralytics validates on every class: the site's held-out tiles, else public ones for a class it lacks
         if not _copy_tiles(site / "val" / c, data / "val" / c, "site") and replay is not None:
-            _copy_tiles(replay / "val" / c if (replay / "val" / c).is_dir() else replay / "train" / c,
-                        data / "val" / c, "public")
+            if not _copy_tiles(replay / "val" / c, data / "val" / c, "public"):
+                _copy_tiles(replay / "train" / c, data / "val" / c, "public")
         if not any((data / "train" / c).iterdir()):
             raise ValueError(f"{name}: no training tile of class {c!r} (site or public): cannot fine-tune")
     # the installed model, back in torch exactly, as the starting point
@@ -135,6 +135,7 @@ def fine_tune(name: str, installed: Path, site: Path, work: Path, epochs: int, h
                                                   verbose=False), installed.parent / manifest["file"], calibration,
                               size, {})
     model.names = dict(enumerate(classes))
+    model.task = "classify"  # ultralytics picks its trainer from this (it would guess "detect" here)
     start = work / name / "installed.pt"
     torch.save({"model": model, "train_args": {}, "epoch": -1, "date": time.strftime("%Y-%m-%d")}, start)
     run_args = dict(epochs=epochs, imgsz=size, batch=batch, device=device, workers=0, plots=False, scale=0.1,
@@ -208,12 +209,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--device", default="cpu", help="cpu, or a CUDA device number")
     ap.add_argument("--only", nargs="*", help="classifiers to fine-tune (default: every one with site tiles)")
+    ap.add_argument("--work", type=Path, default=WORK / "site", help="scratch folder (public tiles are kept there)")
     args = ap.parse_args(argv)
     config = load_config(args.config)
     store = ModelStore(config.resolve(config.learn.models_dir))
     version = store.active()
     bundle = train_site(args.export, args.out, store.manifests(version), version, args.epochs, args.hours,
-                        args.public, args.public_photos, args.site_copies, args.batch, args.device, only=args.only)
+                        args.public, args.public_photos, args.site_copies, args.batch, args.device, only=args.only,
+                        work=args.work)
     info = Bundle.open(bundle).info
     for name, t in info["training"].items():
         before, after = t["site_validation"]["installed"], t["site_validation"]["fine_tuned"]
