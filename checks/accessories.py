@@ -28,6 +28,7 @@ class AccessoriesPolicy(CheckSection):
 class AccessoriesCheck(Check):
     id = "accessories"
     title_zh, title_en = "首饰", "Jewellery"
+    fix_zh, fix_en = "请摘下多余的首饰（最多三件）", "Take off extra jewellery (three pieces at most)"
     Policy = AccessoriesPolicy
     order = 50
     models = ("attire",)

@@ -66,9 +66,16 @@ class BadgePolicy(CheckSection):
 class BadgeCheck(Check):
     id = "badge"
     title_zh, title_en = "工号牌", "Work badge"
+    fix_zh, fix_en = "请把工号牌佩戴在左胸前", "Wear your work badge on the left chest"
     Policy = BadgePolicy
     order = 20
     models = ("attire",)
+
+    @classmethod
+    def fix(cls, config=None) -> tuple[str, str]:
+        if config is not None and config.badge.position == "chest":
+            return "请把工号牌佩戴在胸前", "Wear your work badge on your chest"
+        return cls.fix_zh, cls.fix_en
 
     def run(self, p: Perception) -> CheckResult:
         position = self.config.badge.position

@@ -110,7 +110,7 @@ class TileLabels:
 
 class Check:
     """A service-code rule. Subclasses set `id`, the bilingual `title`, their `Policy` section (the config keys of
-    `[<id>]`) and `order` (where the rule is listed), and implement `run`. A rule is one module in `checks/`: the
+    `[<id>]`), `fix_zh`/`fix_en` (what to do when it fails) and `order` (where the rule is listed), and implement `run`. A rule is one module in `checks/`: the
     registry finds it there and the station config gets its section from it.
 
     `models` names the learned models whose output it reads, and `tile_labels` how a supervisor's review of the rule
@@ -124,6 +124,9 @@ class Check:
     id: ClassVar[str]
     title_zh: ClassVar[str]
     title_en: ClassVar[str]
+    # what to do when the rule fails, one short line each ("请放下袖口 / Roll your sleeves down"): the kiosk's card
+    fix_zh: ClassVar[str] = ""
+    fix_en: ClassVar[str] = ""
     Policy: ClassVar[type[CheckSection]] = CheckSection
     order: ClassVar[int] = 100
     needs_colour: ClassVar[bool] = False
@@ -132,6 +135,12 @@ class Check:
 
     def __init__(self, config: "StationConfig") -> None:
         self.config = config
+
+    @classmethod
+    def fix(cls, config: "StationConfig | None" = None) -> tuple[str, str]:
+        """The one-line fix for a failure under this policy (zh-CN, English); a rule whose fix depends on its
+        policy overrides this."""
+        return cls.fix_zh, cls.fix_en
 
     def judge(self, perception: Perception) -> CheckResult:
         issues = perception.framing.issues

@@ -80,6 +80,7 @@ class BeardPolicy(CheckSection):
 class BeardCheck(Check):
     id = "beard"
     title_zh, title_en = "胡须", "Beard"
+    fix_zh, fix_en = "请剃净胡须", "Please shave your beard"
     Policy = BeardPolicy
     order = 80
     needs_colour = True

@@ -34,6 +34,7 @@ class CuffsPolicy(CheckSection):
 class CuffsCheck(Check):
     id = "cuffs"
     title_zh, title_en = "袖口裤腿", "Cuffs & trouser legs"
+    fix_zh, fix_en = "请放下袖口和裤腿", "Roll your sleeves and trouser legs down"
     Policy = CuffsPolicy
     order = 40
     models = ("cuffs",)

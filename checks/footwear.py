@@ -35,6 +35,7 @@ class FootwearPolicy(CheckSection):
 class FootwearCheck(Check):
     id = "footwear"
     title_zh, title_en = "鞋履", "Footwear"
+    fix_zh, fix_en = "请换上包头工作鞋", "Change into closed work shoes"
     Policy = FootwearPolicy
     order = 30
     models = ("footwear",)

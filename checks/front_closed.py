@@ -51,6 +51,7 @@ class FrontClosedPolicy(CheckSection):
 class FrontClosedCheck(Check):
     id = "front_closed"
     title_zh, title_en = "衣襟扣好", "Front closed"
+    fix_zh, fix_en = "请扣好衣襟，不要敞怀", "Close the front of your jacket"
     Policy = FrontClosedPolicy
     order = 15
     models = ("front",)

@@ -81,6 +81,7 @@ class HairColourPolicy(CheckSection):
 class HairColourCheck(Check):
     id = "hair_colour"
     title_zh, title_en = "发色", "Hair colour"
+    fix_zh, fix_en = "请将头发恢复自然发色", "Return your hair to a natural colour"
     Policy = HairColourPolicy
     order = 70
     needs_colour = True

@@ -48,6 +48,7 @@ class LegwearPolicy(CheckSection):
 class LegwearCheck(Check):
     id = "legwear"
     title_zh, title_en = "长裤", "Long trousers"
+    fix_zh, fix_en = "请穿长裤", "Wear long trousers"
     Policy = LegwearPolicy
     order = 45
     models = ("legwear",)

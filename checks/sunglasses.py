@@ -27,6 +27,7 @@ class SunglassesPolicy(CheckSection):
 class SunglassesCheck(Check):
     id = "sunglasses"
     title_zh, title_en = "墨镜", "Sunglasses"
+    fix_zh, fix_en = "请摘下墨镜", "Take your sunglasses off"
     Policy = SunglassesPolicy
     order = 60
     models = ("attire",)

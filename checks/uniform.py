@@ -133,6 +133,7 @@ class UniformPolicy(CheckSection):
 class UniformCheck(Check):
     id = "uniform"
     title_zh, title_en = "工作服", "Uniform"
+    fix_zh, fix_en = "请穿公司工作服", "Wear the company uniform"
     Policy = UniformPolicy
     order = 10
     needs_colour = True

@@ -24,6 +24,9 @@ from station.sources import SourceError, open_source
 from station.store import Store
 
 RECONNECT_MAX_S = 10.0
+PREVIEW_WIDTH = 960  # the kiosk's live preview is sent at most this wide (JPEG, quality PREVIEW_QUALITY)
+PREVIEW_QUALITY = 70
+OVERLAY_MAX_AGE_S = 1.5  # the regions of a judged frame older than this are not drawn over the live preview
 RETENTION_EVERY_S = 6 * 3600  # the evidence purge runs at start and then this often
 MODELS_POLL_S = 2.0  # how often the installed models' active version is looked at (`station models install`)
 SWAP_WAIT_S = 30.0  # a new version waits for the session in progress to end, at most this long
@@ -33,6 +36,20 @@ EVIDENCE_ALERT = ("证据照片未能保存，请通知管理员", "Evidence pho
 log = logging.getLogger(__name__)
 # an absolute file path inside a message (/a/b/c.json, not "km/h" nor " / " between two languages)
 ABSOLUTE_PATH = re.compile(r"(?<![\w.~])/(?:[^\s/()'\"`]+/)+([^\s/()'\"`]*)")
+
+
+def paced(frames: Iterator[np.ndarray], fps: float, clock: Callable[[], float] = time.monotonic,
+          sleep: Callable[[float], None] = time.sleep) -> Iterator[np.ndarray]:
+    """A file source (video, photos) played at `fps`, like a camera: unpaced, the capture thread would decode as fast
+    as it can and take the CPU the judging needs."""
+    period = 1.0 / max(fps, 1e-3)
+    due = clock()
+    for frame in frames:
+        wait = due - clock()
+        if wait > 0:
+            sleep(wait)
+        due = max(due + period, clock() - period)  # fall behind by at most a frame, never race to catch up
+        yield frame
 
 
 def plain(text: str) -> str:
@@ -46,9 +63,7 @@ class LiveStation:
                  pipeline: Pipeline | None = None, badge_reader: BadgeReader | None = None,
                  timing: SessionTiming | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.config, self.store = config, store
-        self._open = source if callable(source) else lambda: open_source(
-            source, config.camera.device, config.camera.width, config.camera.height, repeat=10**9,
-            fps=config.camera.fps)
+        self._open = source if callable(source) else lambda: self._paced_source(source)
         self.pipeline = pipeline or Pipeline(config, tracking=True)
         self.badge_reader = badge_reader
         self.session = CheckInSession(timing or SessionTiming.from_config(config), self._record, clock)
@@ -61,7 +76,11 @@ class LiveStation:
         self._lock = threading.Lock()
         self._frame: np.ndarray | None = None
         self._frame_no = 0
-        self._preview: bytes | None = None
+        self._new_frame = threading.Condition(self._lock)  # the capture thread tells the preview streams
+        self._preview: tuple[int, bytes] | None = None  # (frame number, JPEG) of the newest frame encoded
+        self._preview_lock = threading.Lock()  # one encoding per frame, however many streams read it
+        self._overlay: dict | None = None  # the last judged frame's regions and boxes (JSON), for the page to draw
+        self.camera_ok = False
         self._last_result: FrameResult | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -79,6 +98,8 @@ class LiveStation:
 
     def stop(self) -> None:
         self._stop.set()
+        with self._new_frame:
+            self._new_frame.notify_all()
         for t in self._threads:
             t.join(timeout=5)
 
@@ -91,10 +112,16 @@ class LiveStation:
             verdict = None if v is None else {"technician": v.technician, "overall": v.overall, "checks": {
                 k: {"status": r.status.value, "reason_zh": plain(r.reason_zh), "reason_en": plain(r.reason_en)}
                 for k, r in v.results.items()}}
+            if verdict is not None:
+                verdict.update(stuck=v.stuck, countdown=round(view.countdown or 0.0, 1))
+            overlay = self._overlay if self._overlay is not None and verdict is None and \
+                time.monotonic() - self._overlay["at"] <= OVERLAY_MAX_AGE_S else None
             return {"phase": view.phase.value, "models_version": self.pipeline.models.version,
                     "technician": view.technician, "message_zh": plain(view.message_zh),
                     "message_en": plain(view.message_en), "progress": round(view.progress, 2), "verdict": verdict,
-                    "camera_zh": self.camera_zh, "camera_en": self.camera_en, "frames_judged": self.frames_judged,
+                    "camera_zh": self.camera_zh, "camera_en": self.camera_en, "camera_ok": self.camera_ok,
+                    "frames_judged": self.frames_judged, "frame_no": self._frame_no,
+                    "overlay": None if overlay is None else {k: v for k, v in overlay.items() if k != "at"},
                     **dict(zip(("alert_zh", "alert_en"), self._alert()))}
 
     def _alert(self) -> tuple[str, str]:
@@ -105,7 +132,36 @@ class LiveStation:
         return "", ""
 
     def preview_jpeg(self) -> bytes | None:
-        return self._preview
+        """The newest camera frame as a JPEG (as captured: no drawing, no verdict), or None without a camera."""
+        with self._lock:
+            frame, number = self._frame, self._frame_no
+        return None if frame is None else self._encode(frame, number)
+
+    def preview_frames(self, max_s: float = 3600.0) -> Iterator[bytes]:
+        """The camera's frames as JPEGs, each new one as soon as the capture thread has it (an MJPEG stream), for
+        `max_s` seconds or until the station stops; nothing while the camera is lost. Straight from the capture
+        thread: judging never holds the preview back, and no model runs here."""
+        seen, until = -1, time.monotonic() + max_s
+        while not self._stop.is_set() and time.monotonic() < until:
+            with self._new_frame:
+                if self._frame_no == seen or self._frame is None:
+                    self._new_frame.wait(1.0)
+                frame, number = self._frame, self._frame_no
+            if frame is None or number == seen:
+                continue
+            seen = number
+            yield self._encode(frame, number)
+
+    def _encode(self, frame: np.ndarray, number: int) -> bytes:
+        with self._preview_lock:
+            if self._preview is not None and self._preview[0] == number:
+                return self._preview[1]
+            h, w = frame.shape[:2]
+            if w > PREVIEW_WIDTH:
+                frame = cv2.resize(frame, (PREVIEW_WIDTH, round(h * PREVIEW_WIDTH / w)), interpolation=cv2.INTER_AREA)
+            jpg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, PREVIEW_QUALITY])[1].tobytes()
+            self._preview = (number, jpg)
+            return jpg
 
     def capture(self) -> np.ndarray | None:
         """A copy of the newest camera frame (calibration: reference photos, the badge position test)."""
@@ -129,6 +185,11 @@ class LiveStation:
         with self._lock:
             return self.session.identify(number, how)
 
+    def _paced_source(self, source: str) -> Iterator[np.ndarray]:
+        c = self.config.camera
+        frames = open_source(source, c.device, c.width, c.height, repeat=10**9, fps=c.fps)
+        return frames if source in ("webcam", "demo") else paced(frames, c.fps)
+
     # ------------------------------------------------------------ threads
     def _capture_loop(self) -> None:
         pause = 0.5
@@ -137,15 +198,18 @@ class LiveStation:
                 for frame in self._open():
                     if self._stop.is_set():
                         return
-                    with self._lock:
+                    with self._new_frame:
                         self._frame, self._frame_no = frame, self._frame_no + 1
-                        self.camera_zh, self.camera_en = "", ""
+                        self.camera_zh, self.camera_en, self.camera_ok = "", "", True
+                        self._new_frame.notify_all()
                     pause, self._camera_failure = 0.5, None
                 raise SourceError("the source ended")
             except (SourceError, OSError, ValueError) as exc:
-                with self._lock:  # the kiosk says what to do; the error itself goes to the admins and the log
+                with self._new_frame:  # the kiosk says what to do; the error itself goes to the admins and the log
                     self.camera_zh = "摄像头已断开，正在重新连接…（请检查连接线）"
                     self.camera_en = "Camera disconnected; reconnecting… (check its cable)"
+                    self._frame, self.camera_ok, self._overlay = None, False, None  # never show a stale frame
+                    self._new_frame.notify_all()
                 if str(exc) != self._camera_failure:
                     self._camera_failure = str(exc)
                     self._report(f"camera: {exc}")
@@ -217,6 +281,7 @@ class LiveStation:
     def _judge(self, frame: np.ndarray) -> None:
         result = self.pipeline.run(frame)
         code = self.badge_reader.read(frame) if self.badge_reader is not None else None
+        overlay = overlay_json(result, frame.shape)
         with self._lock:
             self.frames_judged += 1
             if code:
@@ -225,9 +290,7 @@ class LiveStation:
                 self._last_result = result
             self.session.on_frame(result.perception.framing, result.results)
             self.session.tick()
-        ok, jpg = cv2.imencode(".jpg", draw_evidence(result), [cv2.IMWRITE_JPEG_QUALITY, 75])
-        if ok:
-            self._preview = jpg.tobytes()
+            self._overlay = overlay
 
     def _record(self, verdict: Verdict) -> None:
         """Called by the session (under the lock) once per verdict: the record and its evidence photo."""
@@ -257,3 +320,15 @@ class LiveStation:
         log.error(problem)
         self.errors.append(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {problem}")
         del self.errors[:-20]
+
+
+def overlay_json(result: FrameResult, shape) -> dict:
+    """What the page draws over the live preview: each rule's regions and boxes in the judged frame's pixels, with
+    their status (a colour), no text. Polygons are rounded to whole pixels."""
+    h, w = shape[:2]
+    items = []
+    for check, r in result.results.items():
+        for ev in r.evidence:
+            items.append({"check": check, "label": ev.label, "status": ev.status.value,
+                          "points": np.round(ev.polygon / result.scale).astype(int).tolist()})
+    return {"width": w, "height": h, "items": items, "at": time.monotonic()}

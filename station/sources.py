@@ -57,9 +57,17 @@ class SourceError(RuntimeError):
 
 
 def photo_frames(paths: list[Path], repeat: int = 1) -> Iterator[np.ndarray]:
+    """Each photo in turn, `repeat` times over; a few photos played round and round (a live source) are decoded once
+    and each frame is a copy, so the capture thread does not decode the same file thirty times a second."""
+    cached = {} if repeat > 1 and len(paths) <= 16 else None
     for _ in range(repeat):
         for path in paths:
-            yield read_image(path)
+            if cached is None:
+                yield read_image(path)
+                continue
+            if path not in cached:
+                cached[path] = read_image(path)
+            yield cached[path].copy()
 
 
 def video_frames(path: Path) -> Iterator[np.ndarray]:

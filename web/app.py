@@ -25,9 +25,10 @@ from web.common import Station, register_error_handlers
 
 
 # waitress refuses a larger body from its Content-Length alone, before buffering it (the app's own limit, 2 MB,
-# applies only once waitress has read the whole body); the margin is for multipart framing. Four threads: the kiosk's
-# polling and a few supervisors, not a crowd that would take both cores from the judging worker.
-SERVER_SETTINGS = {"threads": 4, "max_request_body_size": 3 * 1024 * 1024}
+# applies only once waitress has read the whole body); the margin is for multipart framing. Six threads: the kiosk's
+# polling, up to three preview streams (each holds a thread) and a few supervisors, not a crowd that would take both
+# cores from the judging worker.
+SERVER_SETTINGS = {"threads": 6, "max_request_body_size": 3 * 1024 * 1024}
 WEB_NICENESS = 10  # the web threads' CPU priority below the judging worker's (0)
 
 

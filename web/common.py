@@ -44,6 +44,8 @@ class Station:
     # Supervisors' pages are made one at a time: the web threads share the GIL with the judging worker, so each
     # page made at once takes its share from judging (the kiosk's requests, which are cheap, never wait for this)
     supervisor_slot: threading.Lock = field(default_factory=threading.Lock)
+    # the kiosk's preview streams open at once: each holds one of the server's threads for as long as it runs
+    streams: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(3))
 
     @property
     def references(self) -> Path:

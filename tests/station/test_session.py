@@ -73,15 +73,50 @@ def test_stepping_out_restarts_the_frames_and_nobody_ends_the_session():
     assert s.phase == Phase.IDLE and s.technician is None and not verdicts
 
 
-def test_no_progress_gives_up():
+def test_stuck_guidance_records_an_unknown_check_in_and_asks_for_the_supervisor():
     s, clock, verdicts = session(give_up_s=30)
     s.identify("T1")
     for _ in range(10):
         clock.t += 4
         s.on_frame(FEET_OUT, results())  # someone is there, but never in frame
         s.tick()
-    # the identified session was dropped (a person still in view starts a fresh, unidentified one)
-    assert s.technician is None and not verdicts and s.phase in (Phase.IDLE, Phase.FRAMING)
+    # not a silent reset: one unknown record that says where it was stuck, and the kiosk sends for the supervisor
+    assert len(verdicts) == 1 and s.phase in (Phase.VERDICT, Phase.COOLDOWN, Phase.IDLE)
+    v = verdicts[0]
+    assert (v.technician, v.overall, v.stuck) == ("T1", "unknown", True)
+    assert "Step back so your feet are in view" in v.note and "请后退" in v.note
+    assert v.to_dict()["note"] == v.note
+    s2, clock2, _ = session(give_up_s=30)
+    s2.identify("T1")
+    s2.on_frame(FEET_OUT, results())
+    clock2.t += 31
+    s2.on_frame(FEET_OUT, results())
+    s2.tick()
+    view = s2.view()
+    assert view.message_en == "Please ask your supervisor" and view.message_zh == "请找主管协助"
+    assert view.countdown is not None and view.countdown > 0
+
+
+def test_a_typed_number_waits_for_the_next_session_a_short_time():
+    s, clock, verdicts = session(nobody_s=5, keep_number_s=30)
+    assert s.identify("T1024")  # typed before anyone stands in front of the camera
+    clock.t += 6
+    s.tick()  # nobody came: the session ends, the number is kept
+    assert s.phase == Phase.IDLE and s.view().technician == "T1024"
+    clock.t += 10
+    s.on_frame(GOOD, results())  # the technician steps in within the limit
+    assert s.technician == "T1024"
+    for _ in range(3):
+        s.on_frame(GOOD, results())
+    assert verdicts and verdicts[0].technician == "T1024"
+    s2, clock2, _ = session(nobody_s=5, keep_number_s=30)
+    s2.identify("T7")
+    clock2.t += 6
+    s2.tick()
+    clock2.t += 31  # too late: the next person is not taken for T7
+    assert s2.view().technician is None
+    s2.on_frame(GOOD, results())
+    assert s2.technician is None
 
 
 def test_blank_identity_is_refused():

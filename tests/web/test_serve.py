@@ -48,7 +48,7 @@ def test_serve_runs_a_check_in_on_the_demo_source(tmp_path):
         assert current["frames_judged"] > 0 and current["technician"] is None  # nobody has said who they are
         token = json.load(kiosk.open(f"{base}/kiosk/token", timeout=5))["csrf_token"]
         form = urllib.parse.urlencode({"number": "T0001", "csrf_token": token}).encode()
-        assert json.load(kiosk.open(f"{base}/kiosk/identify", data=form, timeout=5)) == {"ok": True}
+        assert json.load(kiosk.open(f"{base}/kiosk/identify", data=form, timeout=5))["ok"] is True
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not current.get("verdict"):
             current = state()

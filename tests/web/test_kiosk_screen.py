@@ -1,0 +1,241 @@
+"""The kiosk as a technician meets it, in headless Chromium (Debian's, driven by Playwright), against the live
+station's real threads (capture, worker, session, log) with fake models whose verdict fails four rules.
+
+At 1920x1080, 1280x800 and a portrait 1080x1920 screen every rule card and the number box are inside the viewport at
+the four-fail verdict; a typed number is shown with its roster name and ends up in the record; the preview is a
+stream of at least 15 distinct frames a second from a video while the judging takes 0.3 s a frame. With
+STATION_SCREENSHOTS=DIR set each state is saved there (docs/ holds the README's copies).
+"""
+import dataclasses
+import hashlib
+import os
+import shutil
+import time
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from factories import FakeAttire, config, fake_models, make_frame, serving, wait_for
+
+from checks.base import CheckResult, Status
+from station.identify import Roster, Technician
+from station.live import LiveStation, paced
+from station.pipeline import Pipeline
+from station.session import SessionTiming
+from station.sources import SourceError
+from station.store import Store
+from web.app import create_app
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
+FAILING = ("uniform", "badge", "footwear", "cuffs")
+SCREENS = [(1920, 1080), (1280, 800), (1080, 1920)]
+
+
+class ScriptedPipeline(Pipeline):
+    """The pipeline on fake models, its rules' statuses then set: four rules fail, the others pass; `delay_s` makes
+    each frame take as long as the real models would on a slow PC."""
+
+    def __init__(self, cfg, fail=FAILING, delay_s=0.0):
+        super().__init__(cfg, fake_models(attire=FakeAttire()))
+        self.fail, self.delay_s = fail, delay_s
+
+    def run(self, image):
+        result = super().run(image)
+        time.sleep(self.delay_s)
+        results = {k: CheckResult(k, Status.FAIL if k in self.fail else Status.PASS, 0.9, f"{k} 原因",
+                                  f"{k} reason", r.evidence) for k, r in result.results.items()}
+        return dataclasses.replace(result, results=results)
+
+
+def frames():
+    i = 0
+    while True:
+        yield make_frame(i % 7)
+        i += 1
+
+
+@pytest.fixture(scope="module")
+def browser():
+    pytest.importorskip("playwright", reason="playwright is not installed (pip install -e .[test])")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def shot(page, name):
+    folder = os.environ.get("STATION_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / name))
+
+
+def kiosk_station(tmp_path, source, timing, pipeline=None):
+    store = Store(tmp_path / "log.db", tmp_path / "evidence")
+    store.migrate()
+    cfg = config()
+    live = LiveStation(cfg, store, source, pipeline or ScriptedPipeline(cfg), None, timing)
+    roster = Roster([Technician("T1024", "王伟"), Technician("T2048", "李娜")])
+    return live, store, create_app(store, live, roster=roster)
+
+
+def inside(box, width, height) -> bool:
+    return box is not None and box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= width + 0.5 \
+        and box["y"] + box["height"] <= height + 0.5
+
+
+def test_a_four_fail_verdict_fits_every_screen_and_the_typed_number_is_shown_and_recorded(browser, tmp_path):
+    from playwright.sync_api import expect
+
+    live, store, app = kiosk_station(tmp_path, lambda: paced(frames(), 20),
+                                     SessionTiming(frames_needed=3, verdict_s=600, cooldown_s=1))
+    live.start()
+    try:
+        with serving(app) as base:
+            context = browser.new_context(viewport={"width": 1280, "height": 800})
+            page = context.new_page()
+            page.goto(base + "/")
+            expect(page.locator("#number")).to_be_focused()  # a barcode scanner types straight into it
+            expect(page.locator("#lang-zh")).to_have_attribute("aria-pressed", "true")
+            page.fill("#number", "T9999")  # not on the roster: refused, and said so
+            page.click("#number-ok")
+            expect(page.locator("#notice")).to_contain_text("名单中没有这个工号", timeout=10_000)
+            page.fill("#number", "")
+            for key in "T":  # a letter from the keyboard, the digits from the on-screen keypad
+                page.keyboard.type(key)
+            for digit in "1024":
+                page.click(f"#keypad button[data-key='{digit}']")
+            assert page.input_value("#number") == "T1024"
+            page.click("#number-ok")
+            expect(page.locator("#who")).to_contain_text("T1024", timeout=10_000)
+            expect(page.locator("#who")).to_contain_text("王伟")
+            expect(page.locator("#verdict")).to_have_text("未通过", timeout=30_000)
+            cards = page.locator("#cards li")
+            assert cards.count() == 10  # every rule: eight checked, hair colour and beard "not checked"
+            classes = [cards.nth(i).get_attribute("class") for i in range(10)]
+            assert all("fail" in c for c in classes[:4]) and all("off" in c for c in classes[-2:])
+            assert "请放下袖口和裤腿" in page.inner_text("#cards")  # the fix, not the machine's reason
+            assert "0.9" not in page.inner_text("#kiosk")  # no scores, no probabilities
+            assert page.inner_text("#who").startswith("工号 T1024")
+            for width, height in SCREENS:
+                page.set_viewport_size({"width": width, "height": height})
+                page.wait_for_timeout(400)
+                for i in range(cards.count()):
+                    assert inside(cards.nth(i).bounding_box(), width, height), (width, height, i)
+                assert inside(page.locator("#number").bounding_box(), width, height), (width, height)
+                assert inside(page.locator("#verdict").bounding_box(), width, height)
+                shot(page, f"kiosk-verdict-{width}x{height}.png")
+            page.set_viewport_size({"width": 1280, "height": 800})
+            page.click("#lang-en")  # every line changes, and the choice is remembered
+            expect(page.locator("#verdict")).to_have_text("FAIL")
+            assert "Roll your sleeves and trouser legs down" in page.inner_text("#cards")
+            assert "请" not in page.inner_text("#kiosk") and page.inner_text("#who").startswith("Number T1024")
+            expect(page.locator("#lang-en")).to_have_attribute("aria-pressed", "true")
+            assert page.get_attribute("#result", "aria-live") == "assertive"
+            shot(page, "kiosk-verdict-en.png")
+            page.reload()
+            expect(page.locator("#verdict")).to_have_text("FAIL", timeout=10_000)
+            context.close()
+    finally:
+        live.stop()
+    records = store.find()
+    assert len(records) == 1 and records[0].technician == "T1024" and records[0].verdict == "fail"
+    assert {x.check for x in records[0].results if x.status == "fail"} == set(FAILING)
+
+
+def test_guidance_before_the_verdict_and_no_verdict_in_sight(browser, tmp_path):
+    """Until the verdict the screen shows only the guidance and the regions drawn over the live preview."""
+    from playwright.sync_api import expect
+
+    live, store, app = kiosk_station(tmp_path, lambda: paced(frames(), 20),
+                                     SessionTiming(frames_needed=10**6, verdict_s=5, cooldown_s=1))
+    live.start()
+    try:
+        with serving(app) as base:
+            page = browser.new_page(viewport={"width": 1920, "height": 1080})
+            page.goto(base + "/")
+            expect(page.locator("#kiosk")).to_have_attribute("data-phase", "collecting", timeout=20_000)
+            expect(page.locator("#message")).to_have_text("请保持不动")
+            assert wait_for(lambda: live.state()["overlay"] is not None)
+            text = page.inner_text("#kiosk")
+            assert "未通过" not in text and "FAIL" not in text.upper() and page.inner_text("#verdict") == ""
+            page.fill("#number", "T2048")
+            page.press("#number", "Enter")  # what a barcode scanner sends after the number
+            expect(page.locator("#who")).to_contain_text("李娜", timeout=10_000)
+            page.wait_for_timeout(500)
+            shot(page, "kiosk-guidance.png")
+            page.close()
+    finally:
+        live.stop()
+
+
+def test_the_camera_lost_fills_the_screen_and_no_stale_frame_stays(browser, tmp_path):
+    from playwright.sync_api import expect
+
+    def flaky():
+        yield from (make_frame(i) for i in range(5))
+        raise SourceError("/dev/video0 stopped sending frames")
+
+    live, store, app = kiosk_station(tmp_path, lambda: paced(flaky(), 20), SessionTiming())
+    live.start()
+    try:
+        with serving(app) as base:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(base + "/")
+            expect(page.locator("#camera-lost")).to_be_visible(timeout=20_000)
+            assert "摄像头已断开" in page.inner_text("#camera-lost") and "/dev" not in page.inner_text("#kiosk")
+            assert page.get_attribute("#preview", "src") is None  # the last frame is gone from the screen
+            assert live.preview_jpeg() is None or not live.state()["camera_ok"]
+            shot(page, "kiosk-camera-lost.png")
+            page.close()
+    finally:
+        live.stop()
+
+
+def test_the_preview_streams_at_least_15_distinct_frames_a_second_from_a_video(tmp_path):
+    """A 30 fps video through the real capture thread while each judged frame takes 0.3 s: the MJPEG stream still
+    carries every frame, and the judged frame's regions come as JSON beside it."""
+    video = tmp_path / "walk.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 360))
+    for i in range(300):
+        frame = cv2.resize(make_frame(i % 7), (640, 360))
+        cv2.putText(frame, f"{i:04d}", (20, 200), cv2.FONT_HERSHEY_SIMPLEX, 4, (255, 255, 255), 8)
+        writer.write(frame)
+    writer.release()
+    cfg = config()
+    live, store, app = kiosk_station(tmp_path, str(video), SessionTiming(frames_needed=10**6),
+                                     ScriptedPipeline(cfg, delay_s=0.3))
+    live.start()
+    try:
+        with serving(app) as base:
+            with urllib.request.urlopen(base + "/kiosk/stream.mjpg", timeout=10) as r:
+                assert r.headers["Content-Type"].startswith("multipart/x-mixed-replace")
+                buffer, seen, start = b"", [], None
+                while True:
+                    buffer += r.read1(65536)
+                    while (end := buffer.find(b"\xff\xd9")) >= 0:
+                        begin = buffer.find(b"\xff\xd8")
+                        jpg, buffer = buffer[begin:end + 2], buffer[end + 2:]
+                        start = start or time.monotonic()
+                        seen.append(hashlib.sha1(jpg).hexdigest())
+                    if start and time.monotonic() - start >= 3.0:
+                        break
+                elapsed = time.monotonic() - start
+            judged = live.state()["frames_judged"]
+            assert live.state()["overlay"] is not None and live.state()["overlay"]["width"] == 640
+    finally:
+        live.stop()
+    distinct = len(set(seen))
+    print(f"preview: {distinct} distinct frames in {elapsed:.2f} s = {distinct / elapsed:.1f}/s; judged {judged}")
+    assert distinct / elapsed >= 15
+    assert judged < 0.5 * distinct  # the stream does not wait for the judging
+    decoded = cv2.imdecode(np.frombuffer(jpg, np.uint8), cv2.IMREAD_COLOR)
+    assert decoded.shape[:2] == (360, 640)
