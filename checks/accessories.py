@@ -31,6 +31,7 @@ class AccessoriesCheck(Check):
     fix_zh, fix_en = "请摘下多余的首饰（最多三件）", "Take off extra jewellery (three pieces at most)"
     Policy = AccessoriesPolicy
     order = 50
+    models = ("attire",)
 
     def run(self, p: Perception) -> CheckResult:
         cfg = self.config.accessories

@@ -69,6 +69,7 @@ class BadgeCheck(Check):
     fix_zh, fix_en = "请把工号牌佩戴在左胸前", "Wear your work badge on the left chest"
     Policy = BadgePolicy
     order = 20
+    models = ("attire",)
 
     @classmethod
     def fix(cls, config=None) -> tuple[str, str]:

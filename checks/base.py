@@ -86,10 +86,35 @@ class CheckResult:
         return out
 
 
+@dataclass(frozen=True)
+class TileLabels:
+    """How a supervisor's review of this rule labels the tiles of its classifier (the site's training data).
+
+    A rule reviewed as passing labels every tile it judged `compliant`; as failing, the parts the supervisor ticks
+    (pre-ticked from the machine's failed evidence) `violation`. With no part ticked, `fail_all_parts` says whether
+    every tile is then the violation (both feet in sandals) or none can be labelled (which sleeve was rolled?)."""
+
+    classifier: str
+    parts: dict[str, tuple[str, str]]  # tile part -> (zh, en) name, for the review form
+    compliant: str
+    violation: str
+    fail_all_parts: bool = False
+
+    def labels(self, truth: str, parts: list[str] | tuple[str, ...], seen: list[str]) -> dict[str, str]:
+        """Tile part -> class for a reviewed rule; `seen`: the parts the record has a tile for."""
+        if truth == "pass":
+            return {part: self.compliant for part in seen}
+        chosen = [part for part in parts if part in seen] or (list(seen) if self.fail_all_parts else [])
+        return {part: self.violation for part in chosen}
+
+
 class Check:
     """A service-code rule. Subclasses set `id`, the bilingual `title`, their `Policy` section (the config keys of
     `[<id>]`), `fix_zh`/`fix_en` (what to do when it fails) and `order` (where the rule is listed), and implement `run`. A rule is one module in `checks/`: the
     registry finds it there and the station config gets its section from it.
+
+    `models` names the learned models whose output it reads, and `tile_labels` how a supervisor's review of the rule
+    becomes training tiles for its classifier (see `station learn export`).
 
     `needs_colour`: the rule reads colour (skin, the uniform's colour, the footwear classifier), so a grey or
     infrared frame cannot be judged by it. The pipeline calls `judge`, which answers `unknown` with the reason for
@@ -105,6 +130,8 @@ class Check:
     Policy: ClassVar[type[CheckSection]] = CheckSection
     order: ClassVar[int] = 100
     needs_colour: ClassVar[bool] = False
+    models: ClassVar[tuple[str, ...]] = ()  # the learned models it reads (a new version of one may change it)
+    tile_labels: ClassVar[TileLabels | None] = None  # how a review of it labels its classifier's tiles
 
     def __init__(self, config: "StationConfig") -> None:
         self.config = config

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from checks.base import Check, CheckResult, CheckSection, Evidence, Status, region_share
+from checks.base import Check, CheckResult, CheckSection, Evidence, Status, TileLabels, region_share
 from models.perception import Perception
 
 MIN_PIXELS = 40  # skin fallback: a region with fewer measured pixels is not seen
@@ -37,6 +37,11 @@ class CuffsCheck(Check):
     fix_zh, fix_en = "请放下袖口和裤腿", "Roll your sleeves and trouser legs down"
     Policy = CuffsPolicy
     order = 40
+    models = ("cuffs",)
+    tile_labels = TileLabels("cuffs", {"forearm_left": ("左袖口", "left sleeve"),
+                                       "forearm_right": ("右袖口", "right sleeve"),
+                                       "shin_left": ("左裤腿", "left trouser leg"),
+                                       "shin_right": ("右裤腿", "right trouser leg")}, "down", "up")
     needs_colour = True
 
     def run(self, p: Perception) -> CheckResult:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from checks.base import Check, CheckResult, CheckSection, Evidence, Status, region_share
+from checks.base import Check, CheckResult, CheckSection, Evidence, Status, TileLabels, region_share
 from models.perception import Perception
 
 SIDES = {"left": ("左脚", "left foot"), "right": ("右脚", "right foot")}
@@ -38,6 +38,9 @@ class FootwearCheck(Check):
     fix_zh, fix_en = "请换上包头工作鞋", "Change into closed work shoes"
     Policy = FootwearPolicy
     order = 30
+    models = ("footwear",)
+    tile_labels = TileLabels("footwear", {"foot_left": ("左脚", "left foot"), "foot_right": ("右脚", "right foot")},
+                             "closed", "open", fail_all_parts=True)
     needs_colour = True
 
     def run(self, p: Perception) -> CheckResult:

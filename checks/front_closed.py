@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from checks.base import Check, CheckResult, CheckSection, Evidence, Status, calibrated, region_share
+from checks.base import Check, CheckResult, CheckSection, Evidence, Status, TileLabels, calibrated, region_share
 from checks.uniform import garment_feature, hellinger
 from models.perception import Perception
 
@@ -54,6 +54,8 @@ class FrontClosedCheck(Check):
     fix_zh, fix_en = "请扣好衣襟，不要敞怀", "Close the front of your jacket"
     Policy = FrontClosedPolicy
     order = 15
+    models = ("front",)
+    tile_labels = TileLabels("front", {"front": ("衣襟", "jacket front")}, "closed", "open", fail_all_parts=True)
     needs_colour = True
 
     def run(self, p: Perception) -> CheckResult:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from checks.base import Check, CheckResult, CheckSection, Evidence, Status, calibrated, region_share
+from checks.base import Check, CheckResult, CheckSection, Evidence, Status, TileLabels, calibrated, region_share
 from models.perception import Perception
 
 LEGS = ("thigh_left", "thigh_right", "shin_upper_left", "shin_upper_right")
@@ -51,6 +51,8 @@ class LegwearCheck(Check):
     fix_zh, fix_en = "请穿长裤", "Wear long trousers"
     Policy = LegwearPolicy
     order = 45
+    models = ("legwear",)
+    tile_labels = TileLabels("legwear", {"legs": ("腿部", "legs")}, "trousers", "not_trousers", fail_all_parts=True)
     needs_colour = True
 
     def run(self, p: Perception) -> CheckResult:

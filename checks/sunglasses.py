@@ -30,6 +30,7 @@ class SunglassesCheck(Check):
     fix_zh, fix_en = "请摘下墨镜", "Take your sunglasses off"
     Policy = SunglassesPolicy
     order = 60
+    models = ("attire",)
 
     def run(self, p: Perception) -> CheckResult:
         kp = p.pose

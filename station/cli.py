@@ -210,6 +210,87 @@ def cmd_purge(args) -> int:
     return EXIT_PASS
 
 
+def cmd_learn(args) -> int:
+    """`station learn export OUT/`: the reviewed check-ins as a site dataset (station.learn.export_site)."""
+    from datetime import datetime, timezone
+
+    from station.config import load_config
+    from station.learn import export_site
+    from station.store import Store
+
+    config = load_config(args.config)
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since)
+        except ValueError:
+            raise ValueError(f"--since {args.since!r}: give a date as YYYY-MM-DD") from None
+        since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
+    store = Store.from_config(config)
+    try:
+        manifest = export_site(config, store, Path(args.out), since, args.blur_faces)
+    finally:
+        store.close()
+    r = manifest["records"]
+    print(f"exported {r['used']} reviewed check-in(s) to {args.out}: {r['train']} train, {r['val']} held out "
+          f"(split by technician and day); {manifest['date_range'][0]} .. {manifest['date_range'][1]}")
+    for rule, t in manifest["rules"].items():
+        print(f"  {rule:<13} pass {t['pass']:>4}  fail {t['fail']:>4}  corrected {t['corrected']:>4}")
+    for name, splits in manifest["tiles"].items():
+        print(f"  tiles {name:<9} " + "  ".join(f"{split} {counts}" for split, counts in sorted(splits.items())))
+    for why, ids in r["skipped"].items():
+        print(f"  skipped {len(ids)}: {why}")
+    return EXIT_PASS
+
+
+def cmd_models(args) -> int:
+    """`station models list | evaluate BUNDLE | install BUNDLE | rollback`."""
+    from station.config import load_config
+    from station.learn import compare, evaluation_sets, format_comparison, pinned
+    from station.model_versions import Bundle, ModelStore
+
+    config = load_config(args.config)
+    store = ModelStore(config.resolve(config.learn.models_dir))
+    if args.action == "list":
+        active = store.active()
+        for v in store.versions():
+            evaluation = (v.get("evaluation") or {}).get("candidate", {}).get("scores", {})
+            scored = "; ".join(f"{s}: " + ", ".join(f"{r} {m.get('accuracy')}" for r, m in rules.items()
+                                                    if r in (v.get("evaluation") or {}).get("rules", ()))
+                               for s, rules in evaluation.items())
+            print(f"{'*' if v['id'] == active else ' '} {v['id']:<32} {v.get('installed_at') or '':<26}"
+                  f"{', '.join(sorted(v['models'])) or 'shipped models'}  {scored}")
+        return EXIT_PASS
+    if args.action == "rollback":
+        was = store.active()
+        print(f"rolled back from {was} to {store.rollback()}; a running station switches within seconds")
+        return EXIT_PASS
+    if not args.bundle:
+        raise ValueError(f"station models {args.action} needs the bundle file")
+    bundle = Bundle.open(args.bundle)
+    sets = evaluation_sets(config, Path(args.site) if args.site else None, [Path(d) for d in args.set or ()])
+    if not sets:
+        raise ValueError("nothing to measure the candidate on: give --site EXPORT (a `station learn export` folder) "
+                         "or --set DIR, or list [learn] eval_sets in the config")
+    report = compare(config, bundle, sets, _progress)
+    store.note_candidate(bundle, report)
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    print(format_comparison(report))
+    if args.action == "evaluate":
+        return EXIT_PASS
+    blocked = pinned(config, bundle.models)
+    if blocked:
+        raise ValueError(f"the config names its own file for {', '.join(blocked)}: an installed version would not be "
+                         "used; remove those keys first")
+    if report["refused"]:
+        print("not installed: the candidate is worse than the installed models (see above)", file=sys.stderr)
+        return EXIT_NOT_PASSED
+    version = store.install(bundle, report)
+    print(f"installed {version}; a running station switches to it within seconds")
+    return EXIT_PASS
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt  # waitress's run() takes it as the signal to close; so does a start not yet finished
 
@@ -313,8 +394,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config")
     p.set_defaults(func=cmd_purge)
 
-    sub.add_parser("train", help="train the attire detector and export it (python -m models.training.detector; needs .[train])",
-                   add_help=False)
+    sub.add_parser("train", help="train the attire detector (needs .[train]); train site EXPORT --out BUNDLE.zip: "
+                   "fine-tune the classifiers on a site export", add_help=False)
+
+    p = sub.add_parser("learn", help="learn export OUT/: reviewed check-ins as a site dataset (tiles per rule, "
+                       "split by technician and day)")
+    p.add_argument("action", choices=["export"])
+    p.add_argument("out", help="a new folder")
+    p.add_argument("--since", help="only check-ins from this date on (YYYY-MM-DD)")
+    p.add_argument("--blur-faces", action="store_true", help="pixelate faces in the exported photos and tiles")
+    p.add_argument("--config")
+    p.set_defaults(func=cmd_learn)
+
+    p = sub.add_parser("models", help="installed model versions: list, evaluate BUNDLE, install BUNDLE (only if no "
+                       "rule gets worse), rollback")
+    p.add_argument("action", choices=["list", "evaluate", "install", "rollback"])
+    p.add_argument("bundle", nargs="?", help="a bundle from `station train site`")
+    p.add_argument("--site", help="a `station learn export` folder: its held-out check-ins are scored")
+    p.add_argument("--set", action="append", help="another labelled set to score on (FORMAT.md); repeatable")
+    p.add_argument("--json", metavar="OUT", help="write the comparison as JSON")
+    p.add_argument("--config")
+    p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("run", help="one check-in session from a source: demo, webcam, a photo, folder or video")
     p.add_argument("--source", default="demo")
@@ -329,8 +429,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["train"]:  # its own argument parser, and imports that only the train extra has
-        from models.training.detector import main as train_main
-
+        try:
+            if argv[1:2] == ["site"]:
+                from models.training.site import main as train_main
+                argv = argv[1:]
+            else:
+                from models.training.detector import main as train_main
+        except ImportError as exc:
+            print(f"station: error: training needs the train extra (pip install '.[train]'): {exc}", file=sys.stderr)
+            return EXIT_ERROR
         return train_main(argv[1:])
     args = build_parser().parse_args(argv)
     from calibration.enrol import EnrolmentError

@@ -19,7 +19,7 @@ from station.config import StationConfig
 from station.evidence import draw_evidence
 from station.identify import BadgeReader
 from station.pipeline import FrameResult, Pipeline
-from station.session import CheckInSession, SessionTiming, Verdict
+from station.session import CheckInSession, Phase, SessionTiming, Verdict
 from station.sources import SourceError, open_source
 from station.store import Store
 
@@ -28,6 +28,8 @@ PREVIEW_WIDTH = 960  # the kiosk's live preview is sent at most this wide (JPEG,
 PREVIEW_QUALITY = 70
 OVERLAY_MAX_AGE_S = 1.5  # the regions of a judged frame older than this are not drawn over the live preview
 RETENTION_EVERY_S = 6 * 3600  # the evidence purge runs at start and then this often
+MODELS_POLL_S = 2.0  # how often the installed models' active version is looked at (`station models install`)
+SWAP_WAIT_S = 30.0  # a new version waits for the session in progress to end, at most this long
 # the kiosk's admin line while the log is failing: a plain message (the details go to /calibrate and the log)
 RECORD_ALERT = ("检查记录未能保存，请通知管理员", "Check-ins are not being saved: please tell the administrator")
 EVIDENCE_ALERT = ("证据照片未能保存，请通知管理员", "Evidence photos are not being saved: please tell the administrator")
@@ -82,10 +84,13 @@ class LiveStation:
         self._last_result: FrameResult | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._new_models = None  # (attire detector, version) loaded and waiting to be swapped in between frames
+        self._new_models_since = 0.0
+        self._clock = clock
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> "LiveStation":
-        for target in (self._capture_loop, self._work_loop, self._retention_loop):
+        for target in (self._capture_loop, self._work_loop, self._retention_loop, self._models_loop):
             t = threading.Thread(target=target, daemon=True, name=target.__name__)
             t.start()
             self._threads.append(t)
@@ -111,7 +116,8 @@ class LiveStation:
                 verdict.update(stuck=v.stuck, countdown=round(view.countdown or 0.0, 1))
             overlay = self._overlay if self._overlay is not None and verdict is None and \
                 time.monotonic() - self._overlay["at"] <= OVERLAY_MAX_AGE_S else None
-            return {"phase": view.phase.value, "technician": view.technician, "message_zh": plain(view.message_zh),
+            return {"phase": view.phase.value, "models_version": self.pipeline.models.version,
+                    "technician": view.technician, "message_zh": plain(view.message_zh),
                     "message_en": plain(view.message_en), "progress": round(view.progress, 2), "verdict": verdict,
                     "camera_zh": self.camera_zh, "camera_en": self.camera_en, "camera_ok": self.camera_ok,
                     "frames_judged": self.frames_judged, "frame_no": self._frame_no,
@@ -221,6 +227,7 @@ class LiveStation:
                     self.session.tick()
                 continue
             seen = number
+            self._swap_models()
             try:
                 self._judge(frame)
             except Exception as exc:  # one bad frame must not end the station: say so and go on
@@ -233,6 +240,43 @@ class LiveStation:
             except Exception as exc:  # the database is unreachable now: try again next time
                 self._report(f"evidence purge failed: {exc}")
             self._stop.wait(RETENTION_EVERY_S)
+
+    def _models_loop(self) -> None:
+        """Load a newly installed (or rolled back) model version off the worker thread; the worker swaps it in
+        between two frames, so no frame is lost and no frame sees half of each version."""
+        from station.model_versions import ModelStore
+        from station.pipeline import load_attire
+
+        while not self._stop.wait(MODELS_POLL_S):
+            try:
+                store = ModelStore(self.config.resolve(self.config.learn.models_dir))
+                active = store.active()
+                with self._lock:
+                    current = (self._new_models or (None, self.pipeline.models.version))[1]
+                if active == current or self.pipeline.models.attire is None:
+                    continue
+                attire, version = load_attire(self.config)
+                with self._lock:
+                    self._new_models, self._new_models_since = (attire, version), self._clock()
+                log.info("models %s loaded; switching between check-ins", version)
+            except Exception as exc:  # a broken install must not stop the station: keep the models it has
+                self._report(f"models not switched: {type(exc).__name__}: {exc}")
+                self._stop.wait(10 * MODELS_POLL_S)
+
+    def _swap_models(self) -> None:
+        """Worker thread: the waiting model version goes in when no check-in is being judged (or after
+        SWAP_WAIT_S), so that one record's frames are all judged by one version."""
+        with self._lock:
+            if self._new_models is None:
+                return
+            busy = self.session.phase in (Phase.FRAMING, Phase.COLLECTING)
+            if busy and self._clock() - self._new_models_since < SWAP_WAIT_S:
+                return
+            attire, version = self._new_models
+            self._new_models = None
+            old = self.pipeline.models.version
+            self.pipeline.models.attire, self.pipeline.models.version = attire, version
+        log.info("models switched from %s to %s", old, version)
 
     def _judge(self, frame: np.ndarray) -> None:
         result = self.pipeline.run(frame)
@@ -252,13 +296,16 @@ class LiveStation:
         """Called by the session (under the lock) once per verdict: the record and its evidence photo."""
         if self.store is None:
             return
-        evidence, faces = None, None
+        evidence, faces, frame = None, None, None
         if self._last_result is not None:
             evidence = draw_evidence(self._last_result)
+            if self.config.log.keep_frames:
+                frame = self._last_result.perception.image
             if self.config.log.blur_faces:
                 faces = [(f.x1, f.y1, f.x2, f.y2) for f in self._last_result.perception.faces]
         try:
-            record_id = self.store.add(verdict.to_dict(), verdict.technician, evidence, faces)
+            record_id = self.store.add(verdict.to_dict(), verdict.technician, evidence, faces, frame=frame,
+                                       models_version=self.pipeline.models.version)
         except Exception as exc:  # the database is down: keep judging, show the error to the supervisor
             self._record_failure = str(exc)
             self._report(f"record not saved: {exc}")

@@ -191,7 +191,24 @@ class ModelStore:
         own = self.version(version_id or self.active())["models"]
         return {name: (self.root / own[name]) if name in own else shipped_manifest(name) for name in MODEL_NAMES}
 
+    def candidates(self) -> list[dict]:
+        """Bundles evaluated here (`station models evaluate`), newest first: the bundle's file and info, and the
+        comparison with the models installed then."""
+        folder = self.root / "candidates"
+        found = [json.loads(p.read_text()) for p in folder.glob("*.json")] if folder.is_dir() else []
+        return sorted(found, key=lambda c: c.get("evaluated_at", ""), reverse=True)
+
     # ------------------------------------------------------------ changing
+    def note_candidate(self, bundle: Bundle, report: dict) -> None:
+        """Keep a candidate's evaluation (for the admin page), one file per bundle content."""
+        from station.store import write_atomically
+
+        digest = sha256_file(bundle.path)
+        note = {"evaluated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "sha256": digest,
+                "file": str(bundle.path.resolve()), "info": bundle.info, "report": report}
+        write_atomically(self.root / "candidates" / f"{digest[:16]}.json",
+                         json.dumps(note, indent=2, ensure_ascii=False).encode())
+
     @contextmanager
     def _locked(self):
         """One install or rollback at a time (a second one waits), across processes."""

@@ -72,28 +72,35 @@ class Models:
 
     @classmethod
     def load(cls, tracking: bool = False, config: StationConfig | None = None) -> "Models":
-        from models.detector import OnnxClassifier, OnnxDetector
-        from models.detector import AttireDetector as OnnxAttireDetector
         from models.mediapipe_models import MediaPipeFaces, MediaPipePose, MediaPipeSegmenter
         from models.skin import SkinModel
-        from station.model_versions import ModelStore
 
-        config = config or StationConfig()
-        cfg = config.detector
-        installed = ModelStore(config.resolve(config.learn.models_dir))
-        version = installed.active()
-        active = installed.manifests(version)
-
-        def manifest(key: str, name: str):  # a path in the config wins over the installed version
-            return config.resolve(getattr(cfg, key)) if getattr(cfg, key) else active[name]
-
-        detector = OnnxDetector(manifest("model", "attire"), conf=cfg.conf, threads=cfg.threads)
-        per_part = {"torso": OnnxDetector(config.resolve(cfg.torso_model), conf=cfg.conf, threads=cfg.threads)} \
-            if cfg.torso_model else {}
-        classifiers = {name: OnnxClassifier(manifest(f"{name}_model", name), cfg.threads)
-                       for name in ("footwear", "cuffs", "front", "legwear") if getattr(cfg, f"{name}_model") != "none"}
+        attire, version = load_attire(config or StationConfig())
         return cls(MediaPipePose(tracking=tracking), MediaPipeSegmenter(), MediaPipeFaces(), SkinModel.load(),
-                   OnnxAttireDetector(detector, classifiers, config.framing.min_visibility, per_part), version)
+                   attire, version)
+
+
+def load_attire(config: StationConfig) -> tuple[AttireDetector, str]:
+    """The learned models (attire detector and tile classifiers) of the installed version that is active now, and
+    that version's name. A model path in the config wins over the installed version (it pins that model)."""
+    from models.detector import AttireDetector as OnnxAttireDetector
+    from models.detector import OnnxClassifier, OnnxDetector
+    from station.model_versions import ModelStore
+
+    cfg = config.detector
+    installed = ModelStore(config.resolve(config.learn.models_dir))
+    version = installed.active()
+    active = installed.manifests(version)
+
+    def manifest(key: str, name: str):
+        return config.resolve(getattr(cfg, key)) if getattr(cfg, key) else active[name]
+
+    detector = OnnxDetector(manifest("model", "attire"), conf=cfg.conf, threads=cfg.threads)
+    per_part = {"torso": OnnxDetector(config.resolve(cfg.torso_model), conf=cfg.conf, threads=cfg.threads)} \
+        if cfg.torso_model else {}
+    classifiers = {name: OnnxClassifier(manifest(f"{name}_model", name), cfg.threads)
+                   for name in ("footwear", "cuffs", "front", "legwear") if getattr(cfg, f"{name}_model") != "none"}
+    return OnnxAttireDetector(detector, classifiers, config.framing.min_visibility, per_part), version
 
 
 @dataclass

@@ -32,8 +32,10 @@ log = logging.getLogger(__name__)
 # a random suffix; recovery after a crash touches nothing else, wherever evidence_dir points.
 EVIDENCE_SUBDIR = "station-evidence"
 DAY_FOLDER = re.compile(r"\d{4}-\d{2}-\d{2}")
-PHOTO_FILE = re.compile(r"\d{6}-[0-9a-f]{8}\.jpg")
-PARTIAL_FILE = re.compile(r"\.\d{6}-[0-9a-f]{8}\.jpg\.[A-Za-z0-9_]+\.tmp")  # write_atomically's temporary files
+# the evidence photo (boxes drawn) and, beside it, the raw frame it was judged on (`-frame`: site training data)
+PHOTO_FILE = re.compile(r"\d{6}-[0-9a-f]{8}(-frame)?\.jpg")
+PARTIAL_FILE = re.compile(r"\.\d{6}-[0-9a-f]{8}(-frame)?\.jpg\.[A-Za-z0-9_]+\.tmp")
+TRUTHS = ("pass", "fail")  # write_atomically's temporary files
 
 
 def _offset_segments(start: datetime, end: datetime, tz) -> list[tuple[datetime, datetime, int]]:
@@ -77,10 +79,20 @@ class Record(Base):
     evidence_path: Mapped[str | None] = mapped_column(String(512))  # relative to the evidence folder
     evidence_purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     evidence_error: Mapped[str | None] = mapped_column(Text)  # why the photo is missing (folder full, read-only)
+    frame_path: Mapped[str | None] = mapped_column(String(512))  # the raw frame judged, relative like evidence_path
+    models_version: Mapped[str | None] = mapped_column(String(128))  # the installed models' version that judged
+    note: Mapped[str | None] = mapped_column(Text)  # why it ended without a full judgement (stuck at a guidance line)
     results: Mapped[list["RuleResult"]] = relationship(back_populates="record", cascade="all, delete-orphan",
                                                        order_by="RuleResult.id")
     overrides: Mapped[list["Override"]] = relationship(back_populates="record", cascade="all, delete-orphan",
                                                        order_by="Override.id")
+    reviews: Mapped[list["RuleReview"]] = relationship(back_populates="record", cascade="all, delete-orphan",
+                                                       order_by="RuleReview.id")
+
+    def rule_review(self, check: str) -> "RuleReview | None":
+        """The latest supervisor's review of one rule, or None."""
+        mine = [r for r in self.reviews if r.check == check]
+        return mine[-1] if mine else None
 
     @property
     def final_verdict(self) -> str:
@@ -99,7 +111,30 @@ class RuleResult(Base):
     reason_zh: Mapped[str] = mapped_column(Text)
     reason_en: Mapped[str] = mapped_column(Text)
     measurements: Mapped[dict] = mapped_column(JSON, default=dict)
+    evidence: Mapped[list | None] = mapped_column(JSON)  # [{label, status, value, polygon}] in frame pixels
+    votes: Mapped[dict | None] = mapped_column(JSON)  # a session's frames by status
     record: Mapped[Record] = relationship(back_populates="results")
+
+    def failed_parts(self) -> list[str]:
+        """The labels of the evidence this rule failed on (foot_left, forearm_right, ...)."""
+        return [e["label"] for e in self.evidence or () if e.get("status") == "fail"]
+
+
+class RuleReview(Base):
+    """A supervisor's truth about one rule of one record, kept beside the machine's result (never over it). Only
+    these are labels: `station learn export` uses reviewed rules and nothing else."""
+
+    __tablename__ = "rule_reviews"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), index=True)
+    check: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    user: Mapped[str] = mapped_column(String(64))
+    truth: Mapped[str] = mapped_column(String(8))  # pass / fail: what the photo shows for this rule
+    parts: Mapped[list] = mapped_column(JSON, default=list)  # the tiles that show the violation (foot_left, ...)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    record: Mapped[Record] = relationship(back_populates="reviews")
 
 
 ROLES = ("supervisor", "admin")
@@ -212,6 +247,22 @@ def blur_boxes(image: np.ndarray, boxes: list[tuple[float, float, float, float]]
     return out
 
 
+def review_priority(record: Record) -> float:
+    """How much a review of this record would teach: see `Store.review_queue`."""
+    score = 0.0
+    for r in record.results:
+        if r.status == "fail":
+            score += 3
+        elif r.status == "unknown":
+            score += 2
+        else:
+            score += max(0.0, 1.0 - r.score)
+        votes = r.votes or {}
+        if votes.get("pass") and votes.get("fail"):
+            score += 2.5
+    return round(score, 3)
+
+
 @dataclass(frozen=True)
 class RecordFilter:
     date_from: datetime | None = None
@@ -267,51 +318,68 @@ class Store:
             command.upgrade(cfg, "head")
 
     def add(self, verdict: dict, technician: str | None = None, evidence: np.ndarray | None = None,
-            blur_faces: list[tuple[float, float, float, float]] | None = None, when: datetime | None = None) -> int:
+            blur_faces: list[tuple[float, float, float, float]] | None = None, when: datetime | None = None,
+            frame: np.ndarray | None = None, models_version: str | None = None) -> int:
         """Store one check-in: `verdict` as `FrameResult.to_dict()` / the session JSON gives it ("overall",
         "checks"). The evidence photo is on disk before the record names it; if the record cannot be written, the
         photo is removed again, so neither is ever left without the other. A photo that cannot be written (folder
         full or read-only) does not cost the verdict: the record is stored with `evidence_error` saying why, and
-        `evidence_failure` holds the error until a photo is written again."""
+        `evidence_failure` holds the error until a photo is written again. `frame`, the raw frame the verdict was
+        judged on, is kept beside the photo (`-frame.jpg`, faces blurred as the photo's) so that a reviewed record
+        can become training data; it is best effort, never a reason to lose the record."""
         if verdict.get("overall") not in STATUSES:
             raise StoreError(f"verdict must be one of {STATUSES}, got {verdict.get('overall')!r}")
         when = when or utcnow()
-        rel = error = None
+        rel = frame_rel = error = None
         if evidence is not None:
-            image = blur_boxes(evidence, blur_faces) if blur_faces else evidence
-            ok, jpg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
-            if not ok:
-                raise StoreError("the evidence photo could not be encoded")
-            rel = f"{EVIDENCE_SUBDIR}/{when:%Y-%m-%d}/{when:%H%M%S}-{os.urandom(4).hex()}.jpg"
+            stem = f"{EVIDENCE_SUBDIR}/{when:%Y-%m-%d}/{when:%H%M%S}-{os.urandom(4).hex()}"
             try:
-                write_atomically(self.evidence_dir / rel, jpg.tobytes())
+                rel = self._write_photo(f"{stem}.jpg", evidence, blur_faces)
+                if frame is not None:
+                    frame_rel = self._write_photo(f"{stem}-frame.jpg", frame, blur_faces)
             except OSError as exc:
-                rel, error = None, f"evidence photo not saved: {exc}"
+                error = f"evidence photo not saved: {exc}"
                 log.error("%s (the record is stored without it)", error)
+                if rel and frame is not None:  # the photo is kept, only the raw frame is missing
+                    error = f"raw frame not saved: {exc}"
+                else:
+                    rel = None
             self.evidence_failure = error
         try:
             with Session(self.engine) as session, session.begin():
                 record = Record(created_at=when, station=self.station, technician=technician,
                                 verdict=verdict["overall"], frames=int(verdict.get("frames", 1)), evidence_path=rel,
-                                evidence_error=error)
+                                evidence_error=error, frame_path=frame_rel, models_version=models_version,
+                                note=verdict.get("note") or None)
                 for check, r in verdict.get("checks", {}).items():
                     record.results.append(RuleResult(check=check, status=r["status"], score=float(r["score"]),
                                                      reason_zh=r["reason_zh"], reason_en=r["reason_en"],
-                                                     measurements=r.get("measurements", {})))
+                                                     measurements=r.get("measurements", {}),
+                                                     evidence=r.get("evidence") or None, votes=r.get("votes")))
                 session.add(record)
                 session.flush()
                 return record.id
         except BaseException:
-            if rel:
-                (self.evidence_dir / rel).unlink(missing_ok=True)
+            for written in (rel, frame_rel):
+                if written:
+                    (self.evidence_dir / written).unlink(missing_ok=True)
             raise
+
+    def _write_photo(self, rel: str, image: np.ndarray, blur_faces) -> str:
+        ok, jpg = cv2.imencode(".jpg", blur_boxes(image, blur_faces) if blur_faces else image,
+                               [cv2.IMWRITE_JPEG_QUALITY, 90])
+        if not ok:
+            raise StoreError("the evidence photo could not be encoded")
+        write_atomically(self.evidence_dir / rel, jpg.tobytes())
+        return rel
 
     def get(self, record_id: int) -> Record:
         if not 1 <= record_id <= MAX_ID:
             raise StoreError(f"no record {record_id}")
         with Session(self.engine) as session:
             record = session.get(Record, record_id, options=[selectinload(Record.results),
-                                                              selectinload(Record.overrides)])
+                                                              selectinload(Record.overrides),
+                                                              selectinload(Record.reviews)])
             if record is None:
                 raise StoreError(f"no record {record_id}")
             session.expunge_all()
@@ -324,20 +392,16 @@ class Store:
     def record_batches(self, f: RecordFilter = RecordFilter(), batch: int = 500):
         """Every record the filter matches, newest first, in lists of `batch`, each read in its own short
         transaction (after the last one read, not at an offset): an export of the whole log never holds it all."""
-        q = self._query(f)
-        while True:
-            records = self._fetch(q, batch)
-            if records:
-                yield records
-            if len(records) < batch:
-                return
-            last = records[-1]
-            q = self._query(f).where(or_(Record.created_at < last.created_at,
-                                         and_(Record.created_at == last.created_at, Record.id < last.id)))
+        return self.record_batches_of(self._filtered(f), batch)
+
+    @classmethod
+    def _query(cls, f: RecordFilter):
+        return cls._filtered(f).order_by(Record.created_at.desc(), Record.id.desc())
 
     @staticmethod
-    def _query(f: RecordFilter):
-        q = select(Record).options(selectinload(Record.results), selectinload(Record.overrides))
+    def _filtered(f: RecordFilter):
+        q = select(Record).options(selectinload(Record.results), selectinload(Record.overrides),
+                                   selectinload(Record.reviews))
         if f.date_from:
             q = q.where(Record.created_at >= f.date_from)
         if f.date_to:
@@ -352,7 +416,7 @@ class Store:
             q = q.where(Record.station == f.station)
         if f.failed_check:
             q = q.where(Record.results.any((RuleResult.check == f.failed_check) & (RuleResult.status == "fail")))
-        return q.order_by(Record.created_at.desc(), Record.id.desc())
+        return q
 
     def count(self, f: RecordFilter = RecordFilter()) -> int:
         """How many records the filter matches (the review's page count)."""
@@ -436,6 +500,64 @@ class Store:
                 raise StoreError(f"no record {record_id}")
             session.add(Override(record_id=record_id, user=user, verdict=verdict, reason=reason.strip()))
 
+    def review_rule(self, record_id: int, check: str, user: str, truth: str, parts: list[str] | None = None,
+                    reason: str = "") -> None:
+        """A supervisor's truth about one rule: `truth` pass or fail (what the photo shows), `parts` the tiles
+        that show the violation. Confirming the machine is a review too (the same truth as its result)."""
+        if truth not in TRUTHS:
+            raise StoreError(f"a rule review says pass or fail, got {truth!r}")
+        if len(reason.strip()) > MAX_REASON:
+            raise StoreError(f"a review's reason is at most {MAX_REASON} characters")
+        if not user.strip():
+            raise StoreError("a review needs the supervisor's name")
+        parts = sorted({str(p) for p in parts or ()})
+        if any(not re.fullmatch(r"[a-z_]{1,32}", p) for p in parts):
+            raise StoreError(f"unknown parts {parts}")
+        with Session(self.engine) as session, session.begin():
+            if not 1 <= record_id <= MAX_ID or session.get(Record, record_id) is None:
+                raise StoreError(f"no record {record_id}")
+            if session.scalar(select(RuleResult.id).where(RuleResult.record_id == record_id,
+                                                          RuleResult.check == check)) is None:
+                raise StoreError(f"record {record_id} has no result for the rule {check!r}")
+            session.add(RuleReview(record_id=record_id, check=check, user=user, truth=truth,
+                                   parts=parts if truth == "fail" else [], reason=reason.strip()))
+
+    def review_queue(self, limit: int = 20, days: int = 14, now: datetime | None = None) -> list[tuple[float, Record]]:
+        """The recent records worth a supervisor's look, most instructive first, with their priority: a record not
+        yet reviewed rule by rule ranks by its failed rules (3), frames that disagreed (2.5), unknown rules (2) and
+        rules judged with low confidence (1 - score), summed over its rules."""
+        since = (now or utcnow()) - timedelta(days=days)
+        q = (select(Record).options(selectinload(Record.results), selectinload(Record.overrides),
+                                    selectinload(Record.reviews))
+             .where(Record.created_at >= since, ~Record.reviews.any(), Record.results.any()))
+        ranked = [(review_priority(r), r) for batch in self.record_batches_of(q) for r in batch]
+        ranked.sort(key=lambda pr: (-pr[0], -pr[1].created_at.timestamp(), -pr[1].id))
+        return ranked[:limit]
+
+    def record_batches_of(self, q, batch: int = 500):
+        """The records of an unordered query, newest first, a batch per short transaction (keyset paging)."""
+        last = None
+        while True:
+            page = q.order_by(Record.created_at.desc(), Record.id.desc())
+            if last is not None:
+                page = page.where(or_(Record.created_at < last.created_at,
+                                      and_(Record.created_at == last.created_at, Record.id < last.id)))
+            records = self._fetch(page, batch)
+            if records:
+                yield records
+            if len(records) < batch:
+                return
+            last = records[-1]
+
+    def reviewed_records(self, since: datetime | None = None) -> list[Record]:
+        """Every record with at least one rule reviewed (the only ones that are labels), oldest first."""
+        q = (select(Record).options(selectinload(Record.results), selectinload(Record.overrides),
+                                    selectinload(Record.reviews)).where(Record.reviews.any()))
+        if since is not None:
+            q = q.where(Record.created_at >= since)
+        out = [r for batch in self.record_batches_of(q) for r in batch]
+        return out[::-1]
+
     def recover(self) -> dict[str, int]:
         """After a crash: remove half-written photos (temporary files) and photos that no record names (written
         just before the process died, its record never committed). Run at start-up, before this station writes.
@@ -446,6 +568,7 @@ class Store:
             return {"partial": partial, "orphans": orphans}
         with Session(self.engine) as session:
             named = set(session.scalars(select(Record.evidence_path).where(Record.evidence_path.is_not(None))))
+            named |= set(session.scalars(select(Record.frame_path).where(Record.frame_path.is_not(None))))
         for day in own.iterdir():
             if day.is_symlink() or not day.is_dir() or not DAY_FOLDER.fullmatch(day.name):
                 continue
@@ -554,6 +677,8 @@ class Store:
                                                        Record.evidence_purged_at.is_(None)))
             for record in old:
                 (self.evidence_dir / record.evidence_path).unlink(missing_ok=True)
+                if record.frame_path:
+                    (self.evidence_dir / record.frame_path).unlink(missing_ok=True)
                 record.evidence_purged_at = now or utcnow()
                 purged += 1
         return purged

@@ -20,8 +20,8 @@ from flask_wtf.csrf import CSRFProtect
 
 from calibration.enrol import Enroller
 from station.store import Store, write_atomically
-from web import api, auth, calibrate, kiosk, review
-from web.common import STATUS_WORDS, Station, register_error_handlers
+from web import api, auth, calibrate, kiosk, learn, review
+from web.common import VERDICT_WORDS, Station, register_error_handlers
 
 
 # waitress refuses a larger body from its Content-Length alone, before buffering it (the app's own limit, 2 MB,
@@ -83,9 +83,9 @@ def create_app(store: Store, live=None, secret_key: str | None = None, testing: 
                                         enroller or Enroller())
     app.jinja_env.filters["local"] = lambda when, fmt="%Y-%m-%d %H:%M": \
         app.extensions["station"].local(when).strftime(fmt)
-    app.jinja_env.globals.update(status_words=STATUS_WORDS, tz_name=str(tz), name_of=app.extensions["station"].name)
+    app.jinja_env.globals.update(verdict_words=VERDICT_WORDS, tz_name=str(tz), name_of=app.extensions["station"].name)
     CSRFProtect(app)
     register_error_handlers(app)
-    for blueprint in (kiosk.bp, auth.bp, review.bp, calibrate.bp, api.bp):
+    for blueprint in (kiosk.bp, auth.bp, review.bp, learn.bp, calibrate.bp, api.bp):
         app.register_blueprint(blueprint)
     return app

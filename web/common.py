@@ -28,7 +28,8 @@ PRINTABLE = re.compile(r"[^\x00-\x1f\x7f]+")
 PAGE_SIZE = 100  # records on a review page or in an API answer
 # every rule's name from its own module (checks/registry.py): a rule added later is listed without a change here
 CHECK_NAMES = {rule_id: (rule.title_zh, rule.title_en) for rule_id, rule in REGISTRY.items()}
-STATUS_WORDS = {"pass": ("通过", "pass"), "fail": ("未通过", "fail"), "unknown": ("无法判断", "not judged")}
+# a check-in's verdict in words (a rule's status: web.learn.STATUS_WORDS, 合格 / 不合格)
+VERDICT_WORDS = {"pass": ("通过", "pass"), "fail": ("未通过", "fail"), "unknown": ("无法判断", "not judged")}
 
 
 @dataclass
@@ -173,7 +174,7 @@ def parse_page(args) -> int:
 def record_json(r) -> dict:
     s = station()
     return {"id": r.id, "time_utc": r.created_at.isoformat(), "time_local": s.local(r.created_at).isoformat(),
-            "station": r.station, "technician": r.technician, "name": s.name(r.technician), "verdict": r.verdict,
+            "station": r.station, "technician": r.technician, "name": s.name(r.technician), "verdict": r.verdict, "note": r.note,
             "final_verdict": r.final_verdict, "frames": r.frames, "evidence": bool(r.evidence_path)
             and r.evidence_purged_at is None, "evidence_error": r.evidence_error,
             "checks": {x.check: {"status": x.status, "score": x.score, "reason_zh": x.reason_zh,

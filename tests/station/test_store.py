@@ -29,7 +29,8 @@ def store(request, tmp_path):
             pytest.skip("no PostgreSQL server: set STATION_PG_URL (.ci/run starts one with .ci/postgres.sh)")
         s = Store(url, tmp_path / "evidence", station="depot-1")
         with s.engine.begin() as conn:  # a clean database for every test
-            for table in ("overrides", "rule_results", "records", "login_sessions", "users", "alembic_version"):
+            for table in ("rule_reviews", "overrides", "rule_results", "records", "login_sessions", "users",
+                          "alembic_version"):
                 conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
     s.migrate()
     yield s
@@ -38,10 +39,11 @@ def store(request, tmp_path):
 
 def test_schema_comes_from_alembic(store):
     tables = set(inspect(store.engine).get_table_names())
-    assert {"records", "rule_results", "overrides", "users", "login_sessions", "alembic_version"} <= tables
+    assert {"records", "rule_results", "overrides", "rule_reviews", "users", "login_sessions",
+            "alembic_version"} <= tables
     store.migrate()  # idempotent: already at head
     with store.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0006"
 
 
 def test_sqlite_runs_in_wal(tmp_path):
@@ -332,3 +334,23 @@ def test_a_log_from_before_the_hardening_is_upgraded_with_its_data(store):
     assert record.verdict == "fail" and record.evidence_error is None
     assert [(u.username, u.disabled) for u in store.users()] == [("wang", False)]
     assert store.session_user(store.start_session("wang")) == ("wang", "admin")
+
+
+def test_a_stuck_check_in_keeps_its_note_and_days_follow_the_station_zone(store):
+    """An unknown check-in that the kiosk recorded when it was stuck keeps why; days are counted in the station's
+    zone (a check-in at 17:30 UTC is the next day in Shanghai), also across a summer-time change."""
+    from zoneinfo import ZoneInfo
+
+    rid = store.add({"overall": "unknown", "checks": {}, "note": "stuck for 60 s: show your feet"}, technician="T1",
+                    when=datetime(2026, 11, 20, 17, 30, tzinfo=timezone.utc))
+    assert store.get(rid).note == "stuck for 60 s: show your feet"
+    assert store.add({"overall": "pass", "checks": {}}) and store.find()[0].note is None
+    day = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    assert set(store.daily_counts(day, day + timedelta(days=2))) >= {"2026-11-20"}
+    shanghai = store.daily_counts(day - timedelta(hours=8), day + timedelta(days=1, hours=16), ZoneInfo("Asia/Shanghai"))
+    assert shanghai["2026-11-21"]["records"] == 1 and "2026-11-20" not in shanghai
+    berlin = ZoneInfo("Europe/Berlin")  # 25 October 2026: clocks go back an hour
+    store.add({"overall": "pass", "checks": {}}, when=datetime(2026, 10, 25, 22, 30, tzinfo=timezone.utc))  # 23:30
+    store.add({"overall": "pass", "checks": {}}, when=datetime(2026, 10, 23, 22, 30, tzinfo=timezone.utc))  # 00:30
+    counts = store.daily_counts(datetime(2026, 10, 20, tzinfo=berlin), datetime(2026, 10, 30, tzinfo=berlin), berlin)
+    assert counts["2026-10-25"]["records"] == 1 and counts["2026-10-24"]["records"] == 1

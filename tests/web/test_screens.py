@@ -288,8 +288,8 @@ def test_review_in_the_station_zone_with_names_pages_and_the_final_verdict(brows
         assert page.locator("#records tbody tr").count() == 1
         page.click("#records tbody tr:first-child td:nth-child(2) a")
         assert "2026-11-21 01:30:00" in page.inner_text("main") and "王伟" in page.inner_text("main")
-        page.select_option("select[name=verdict]", "pass")
-        page.fill("input[name=reason]", "复核：现场确认 / checked in person")
+        page.select_option("form.override select[name=verdict]", "pass")
+        page.fill("form.override input[name=reason]", "复核：现场确认 / checked in person")
         page.click("#override")
         expect(page.locator("#final")).to_contain_text("通过")
         assert "未通过" not in page.inner_text("#final") and "未通过" in page.inner_text("#machine")
