@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 
 from station.store import write_atomically
 from web.common import login_required, station
@@ -24,14 +24,37 @@ def page(policy: str | None = None, error: str | None = None):
     s = station()
     if policy is None:
         policy = s.config_path.read_text(encoding="utf-8") if s.config_path and s.config_path.exists() else ""
+    from station.config import load_config, policy_reference
+    from station.live import plain
+
     refs = sorted(p.name for p in s.references.glob("*.jpg")) if s.references.is_dir() else []
     last = s.live.last_result() if s.live is not None else None
+    enrolled = None
+    try:
+        config = s.live.config if s.live is not None else \
+            load_config(s.config_path if s.config_path and s.config_path.exists() else None)
+        current = config.resolve(config.uniform.prototypes)
+        if current.is_file():
+            enrolled = s.local(datetime.fromtimestamp(current.stat().st_mtime, timezone.utc))
+    except ValueError:  # a policy that does not load: the editor below says why
+        pass
     framing = s.live.state() if s.live is not None else None
     badge = last.results.get("badge").to_dict() if last is not None and "badge" in last.results else None
     problems = ([s.store.evidence_failure] if s.store.evidence_failure else []) + \
         (s.live.errors[::-1] if s.live is not None else [])
     return render_template("calibrate.html", policy=policy, refs=refs, framing=framing, badge=badge,
-                           config_path=s.config_path, problems=problems, error=error)
+                           config_path=s.config_path, problems=problems, error=plain(error) if error else None,
+                           reference=policy_reference(), enrolled=enrolled)
+
+
+@bp.get("/calibrate/reference/<name>")
+@login_required("admin")
+def reference_photo(name: str):
+    """A reference photo, for its thumbnail beside its delete button."""
+    path = station().references / name
+    if not REFERENCE_NAME.fullmatch(name) or path.is_symlink() or not path.is_file():
+        abort(404)
+    return send_file(path, mimetype="image/jpeg", max_age=0)
 
 
 @bp.post("/calibrate/reference")
@@ -81,16 +104,21 @@ def enrol():
     a failed enrolment keeps the previous one in force."""
     from calibration.enrol import EnrolmentError
     from station.config import load_config
+    from station.live import plain
 
     s = station()
     photos = sorted(s.references.glob("*.jpg")) if s.references.is_dir() else []
     with s.calibration_lock:
         config = s.live.config if s.live is not None else \
             load_config(s.config_path if s.config_path and s.config_path.exists() else None)
+        if config.resolve(config.uniform.prototypes).is_file() and request.form.get("replace") != "yes":
+            flash("已有登记：请勾选“替换当前登记”后再登记 / A uniform is already enrolled: tick \"replace the current "
+                  "enrolment\" to replace it")
+            return redirect(url_for("calibrate.index")), 303
         try:
             prototypes, notes, _ = s.enroller.enrol(photos, config)
         except EnrolmentError as exc:
-            flash(f"登记失败，原登记保持不变 / Enrolment failed, the previous one stays: {exc}")
+            flash(f"登记失败，原登记保持不变 / Enrolment failed, the previous one stays: {plain(str(exc))}")
             return redirect(url_for("calibrate.index")), 303
         if s.live is not None:
             s.live.apply_policy(config)  # rebuilds the rules: the uniform rule reads the new enrolment

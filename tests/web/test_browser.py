@@ -106,7 +106,6 @@ def test_supervisor_reviews_overrides_exports_and_the_kiosk_is_refused(served, b
     page.fill("input[name=technician]", "T1024")
     page.click("#filter")
     assert page.locator("#records tbody tr").count() >= 1 and "T1024" in page.inner_text("#records")
-    shot(page, "review.png")
     page.click("#records tbody tr:first-child a")
     page.select_option("form.override select[name=verdict]", "pass")
     page.fill("form.override input[name=reason]", "复核：现场确认 / checked in person")

@@ -100,7 +100,7 @@ def uniform_rule(live):
 
 
 def enrol(client):
-    r = client.post("/calibrate/enrol", data={"csrf_token": csrf(client, "/calibrate")})
+    r = client.post("/calibrate/enrol", data={"csrf_token": csrf(client, "/calibrate"), "replace": "yes"})
     assert r.status_code == 303
     return client.get("/calibrate").get_data(as_text=True)
 

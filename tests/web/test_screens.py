@@ -180,8 +180,12 @@ def test_guidance_before_the_verdict_and_no_verdict_in_sight(browser, tmp_path):
 def test_the_camera_lost_fills_the_screen_and_no_stale_frame_stays(browser, tmp_path):
     from playwright.sync_api import expect
 
-    def flaky():
-        yield from (make_frame(i) for i in range(5))
+    opened = []
+
+    def flaky():  # five frames, then the camera is gone for good (every reopen fails)
+        opened.append(1)
+        if len(opened) == 1:
+            yield from (make_frame(i) for i in range(5))
         raise SourceError("/dev/video0 stopped sending frames")
 
     live, store, app = kiosk_station(tmp_path, lambda: paced(flaky(), 20), SessionTiming())
@@ -311,3 +315,37 @@ def test_review_in_the_station_zone_with_names_pages_and_the_final_verdict(brows
         context.close()
     r = store.get(rid)
     assert r.final_verdict == "pass" and r.verdict == "fail"
+
+
+def test_calibration_shows_the_live_framing_aid_the_policy_keys_and_reference_thumbnails(browser, tmp_path):
+    from playwright.sync_api import expect
+
+    live, store, _ = kiosk_station(tmp_path, lambda: paced(frames(), 20), SessionTiming(frames_needed=10**6))
+    store.add_user("boss", "admin password", "admin")
+    (tmp_path / "station.toml").write_text("[accessories]\nmax_pieces = 3\n")
+    refs = tmp_path / "calibration" / "references"
+    refs.mkdir(parents=True)
+    cv2.imwrite(str(refs / "ref-1.jpg"), make_frame(2))
+    app = create_app(store, live, config_path=tmp_path / "station.toml")
+    live.start()
+    try:
+        with serving(app) as base:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(base + "/login")
+            page.fill("input[name=username]", "boss")
+            page.fill("input[name=password]", "admin password")
+            page.click("#login")
+            page.goto(base + "/calibrate")
+            expect(page.locator("#framing")).to_contain_text("Hold still", timeout=10_000)  # polled from the gate
+            assert page.locator("#references img").evaluate("img => img.complete && img.naturalWidth") > 0
+            reference = page.inner_text("#policy-reference")
+            assert "timezone" in reference and "min_judged_frames" in reference
+            page.fill("#policy", '[detector]\nmodel = "models/missing.json"\n')
+            page.click("#save-policy")
+            error = page.inner_text("#policy-error")
+            assert "'detector.model'" in error and str(tmp_path) not in error  # no internal paths
+            assert "策略有误" in page.inner_text("main")
+            shot(page, "calibrate.png")
+            page.close()
+    finally:
+        live.stop()
