@@ -1,6 +1,8 @@
 """The live station with fake models and a synthetic camera: threads, session, log, reconnects, and a soak run."""
 import resource
 
+import time
+
 import numpy as np
 import pytest
 from factories import FakeAttire, config, fake_models, make_frame, wait_for
@@ -89,7 +91,9 @@ def test_an_unplugged_camera_is_reopened_and_said_so(tmp_path):
         opened.append(1)
         if len(opened) == 1:
             raise SourceError("camera 0 not found: check the cable")
-        yield from frames(5)  # then it stops sending
+        for frame in frames(5):  # at a camera's pace, then it stops sending
+            time.sleep(0.1)
+            yield frame
         raise SourceError("camera 0 stopped sending frames")
 
     live, _ = station(tmp_path, camera)
