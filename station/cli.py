@@ -430,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["train"]:  # its own argument parser, and imports that only the train extra has
         try:
+            import torch  # noqa: F401  (the train extra: say so now, not after the data is prepared)
+            import ultralytics  # noqa: F401
             if argv[1:2] == ["site"]:
                 from models.training.site import main as train_main
                 argv = argv[1:]

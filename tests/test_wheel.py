@@ -55,3 +55,26 @@ def test_the_installed_station_checks_a_photo(installed, tmp_path, shared_eval):
               tmp_path)
     assert out.returncode in (0, 1), out.stderr[-2000:]
     assert json.loads(out.stdout)["checks"]["footwear"]["status"] in ("pass", "fail")
+
+
+def test_a_station_pc_without_torch_lists_installs_and_rolls_back_models_and_runs_the_demo(installed, tmp_path):
+    """The train extra stays optional: with torch and ultralytics unimportable, the installed station lists model
+    versions, installs a bundle trained elsewhere and rolls it back, says what `station train` needs, and runs its
+    demo (whose people and enrolment ship in the wheel)."""
+    site, _ = installed
+    (tmp_path / "station.toml").write_text('[learn]\nmodels_dir = "models"\n')
+    block = "import sys; sys.modules['torch'] = None; sys.modules['ultralytics'] = None\n"
+    out = run(site, block + "from station.cli import main\n"
+                            "from pathlib import Path\nfrom station.model_versions import Bundle, ModelStore, pack_bundle, shipped_manifest\n"
+                            "b = pack_bundle(Path('b.zip'), {'footwear': shipped_manifest('footwear')}, 'from elsewhere')\n"
+                            "store = ModelStore('models')\n"
+                            "v = store.install(Bundle.open(b))\n"
+                            "assert main(['models', 'list', '--config', 'station.toml']) == 0\n"
+                            "assert main(['models', 'rollback', '--config', 'station.toml']) == 0\n"
+                            "assert store.active() == 'shipped', store.active()\n"
+                            "assert main(['train', 'site', 'x', '--out', 'y.zip']) == 2\n"
+                            "sys.exit(main(['run', '--source', 'demo', '--json']))", tmp_path)
+    assert out.returncode in (0, 1), out.stderr[-3000:]
+    assert "0001-from-elsewhere" in out.stdout and "training needs the train extra" in out.stderr
+    sessions = json.loads(out.stdout[out.stdout.index("["):])
+    assert [s["overall"] for s in sessions] == ["pass", "fail"]
