@@ -268,6 +268,10 @@ def cmd_models(args) -> int:
     if not args.bundle:
         raise ValueError(f"station models {args.action} needs the bundle file")
     bundle = Bundle.open(args.bundle)
+    blocked = pinned(config, bundle.models)
+    if blocked and args.action == "install":
+        raise ValueError(f"the config names its own file for {', '.join(blocked)}: an installed version would not be "
+                         "used; remove those keys first")
     sets = evaluation_sets(config, Path(args.site) if args.site else None, [Path(d) for d in args.set or ()])
     if not sets:
         raise ValueError("nothing to measure the candidate on: give --site EXPORT (a `station learn export` folder) "
@@ -279,10 +283,6 @@ def cmd_models(args) -> int:
     print(format_comparison(report))
     if args.action == "evaluate":
         return EXIT_PASS
-    blocked = pinned(config, bundle.models)
-    if blocked:
-        raise ValueError(f"the config names its own file for {', '.join(blocked)}: an installed version would not be "
-                         "used; remove those keys first")
     if report["refused"]:
         print("not installed: the candidate is worse than the installed models (see above)", file=sys.stderr)
         return EXIT_NOT_PASSED

@@ -132,8 +132,8 @@ def test_reviewed_check_ins_train_a_candidate_that_the_gate_judges_and_the_runni
         assert all(f'href="/review/{rid}#rule-reviews"' in queue for rid in wrong if seeded[rid][1] == "fail")
         for rid, (truth, machine) in seeded.items():
             answer = "correct" if truth == machine else truth
-            supervisor.post(f"/review/{rid}/rules/footwear", f"/review/{rid}", truth=answer,
-                            reason="" if answer == "correct" else "看照片：实际是凉鞋" if truth == "fail" else "看照片：是包头鞋")
+            reason = "" if answer == "correct" else "看照片：实际是凉鞋" if truth == "fail" else "看照片：是包头鞋"
+            supervisor.post(f"/review/{rid}/rules/footwear", f"/review/{rid}", truth=answer, reason=reason)
         page = supervisor.get(f"/review/{wrong[0]}")
         assert "已纠正" in page and "看照片" in page  # the correction beside the machine's result
 

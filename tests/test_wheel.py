@@ -65,8 +65,10 @@ def test_a_station_pc_without_torch_lists_installs_and_rolls_back_models_and_run
     (tmp_path / "station.toml").write_text('[learn]\nmodels_dir = "models"\n')
     block = "import sys; sys.modules['torch'] = None; sys.modules['ultralytics'] = None\n"
     out = run(site, block + "from station.cli import main\n"
-                            "from pathlib import Path\nfrom station.model_versions import Bundle, ModelStore, pack_bundle, shipped_manifest\n"
-                            "b = pack_bundle(Path('b.zip'), {'footwear': shipped_manifest('footwear')}, 'from elsewhere')\n"
+                            "from pathlib import Path\n"
+                            "from station.model_versions import Bundle, ModelStore, pack_bundle, shipped_manifest\n"
+                            "b = pack_bundle(Path('b.zip'), {'footwear': shipped_manifest('footwear')},\n"
+                            "                'from elsewhere')\n"
                             "store = ModelStore('models')\n"
                             "v = store.install(Bundle.open(b))\n"
                             "assert main(['models', 'list', '--config', 'station.toml']) == 0\n"

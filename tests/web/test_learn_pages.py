@@ -49,7 +49,7 @@ def test_rule_reviews_need_a_login_a_csrf_token_and_a_real_rule(client, store):
     token = csrf(client, f"/review/{rid}")
     assert client.post(f"/review/{rid}/rules/nosuchrule", data={"truth": "fail", "csrf_token": token}).status_code \
         == 404
-    assert client.post(f"/review/999999/rules/badge", data={"truth": "fail", "csrf_token": token}).status_code == 404
+    assert client.post("/review/999999/rules/badge", data={"truth": "fail", "csrf_token": token}).status_code == 404
     assert store.get(rid).reviews == []
 
 
