@@ -134,3 +134,43 @@ def test_the_raw_frame_is_kept_beside_the_evidence_and_purged_with_it(store):
     assert store.recover() == {"partial": 0, "orphans": 0}  # recovery knows the frame is the record's
     store.purge_evidence(1, now=T0 + timedelta(days=2))
     assert not (store.evidence_dir / record.frame_path).exists()
+
+
+# ------------------------------------------------------------ the export, on real photos
+@pytest.mark.slow
+def test_the_export_uses_reviewed_records_only_and_blurs_faces_when_asked(tmp_path, shared_eval, real_models):
+    import cv2
+
+    from station.config import StationConfig
+    from station.learn import export_site
+    from station.pipeline import Pipeline, StageTimer
+
+    config = StationConfig()
+    pipeline = Pipeline(config, real_models)
+    store = Store(tmp_path / "log.db", tmp_path / "evidence")
+    store.migrate()
+    ids = []
+    for i, name in enumerate(("ccp_0714", "ccp_0702", "ccp_0701")):  # sandals, closed shoes, closed shoes
+        result = pipeline.run(cv2.imread(str(shared_eval / f"ccp-public/images/{name}.jpg")))
+        ids.append(store.add(result.to_dict(), technician=f"T{i}", evidence=result.perception.image,
+                             frame=result.perception.image, when=T0 + timedelta(days=i)))
+    store.review_rule(ids[0], "footwear", "wang", "fail", [], "凉鞋")
+    store.review_rule(ids[1], "footwear", "wang", "pass")  # ids[2] is never reviewed
+    manifest = export_site(config, store, tmp_path / "export", blur_faces=True, pipeline=pipeline)
+    assert manifest["records"]["used"] == 2 and manifest["rules"]["footwear"] == {"pass": 1, "fail": 1,
+                                                                                   "corrected": 0}
+    exported = sorted((tmp_path / "export").glob("*/images/*.jpg"))
+    assert sorted(int(f.stem) for f in exported) == sorted(ids[:2])
+    tiles = {f.parent.name for f in (tmp_path / "export" / "tiles" / "footwear").rglob("*.jpg")}
+    assert tiles == {"open", "closed"}
+    # the face in the exported photo is pixelated; the rest of the photo is the frame the station kept
+    kept = cv2.imread(str(store.evidence_dir / store.get(ids[1]).frame_path))
+    photo = cv2.imread(str(next(f for f in exported if int(f.stem) == ids[1])))
+    face = pipeline.perceive(kept, StageTimer()).faces[0]
+    x1, y1, x2, y2 = (int(v) for v in (face.x1, face.y1, face.x2, face.y2))
+    change = np.abs(kept.astype(int) - photo.astype(int))
+    outside = change.copy()
+    outside[y1:y2, x1:x2] = 0
+    assert change[y1:y2, x1:x2].mean() > 4 * max(outside.mean(), 0.5), (change[y1:y2, x1:x2].mean(), outside.mean())
+    with pytest.raises(FileExistsError):
+        export_site(config, store, tmp_path / "export", pipeline=pipeline)
