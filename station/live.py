@@ -323,12 +323,13 @@ class LiveStation:
 
 
 def overlay_json(result: FrameResult, shape) -> dict:
-    """What the page draws over the live preview: each rule's regions and boxes in the judged frame's pixels, with
-    their status (a colour), no text. Polygons are rounded to whole pixels."""
+    """What the page draws over the live preview: each rule's regions and boxes in the judged frame's pixels, in one
+    colour and without their status, since the preview must not give the verdict away before it is decided.
+    Polygons are rounded to whole pixels."""
     h, w = shape[:2]
     items = []
     for check, r in result.results.items():
         for ev in r.evidence:
-            items.append({"check": check, "label": ev.label, "status": ev.status.value,
+            items.append({"check": check, "label": ev.label,
                           "points": np.round(ev.polygon / result.scale).astype(int).tolist()})
     return {"width": w, "height": h, "items": items, "at": time.monotonic()}

@@ -164,7 +164,9 @@ def test_guidance_before_the_verdict_and_no_verdict_in_sight(browser, tmp_path):
             page.goto(base + "/")
             expect(page.locator("#kiosk")).to_have_attribute("data-phase", "collecting", timeout=20_000)
             expect(page.locator("#message")).to_have_text("请保持不动")
-            assert wait_for(lambda: live.state()["overlay"] is not None)
+            seen = []
+            assert wait_for(lambda: seen.append(live.state()["overlay"]) or seen[-1] is not None)
+            assert seen[-1]["items"] and not any("status" in item for item in seen[-1]["items"])  # no verdict yet
             text = page.inner_text("#kiosk")
             assert "未通过" not in text and "FAIL" not in text.upper() and page.inner_text("#verdict") == ""
             page.fill("#number", "T2048")

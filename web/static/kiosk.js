@@ -19,7 +19,7 @@ const WORDS = {
 const MARKS = {pass: "✓", fail: "✗", unknown: "?", off: "–"};
 const STATUS_WORDS = {pass: ["合格", "passed"], fail: ["不合格", "failed"], unknown: ["未能判断", "not judged"],
                       off: ["未检查", "not checked"]};
-const COLOURS = {pass: "#4ade80", fail: "#ff6b6b", unknown: "#ffd166"};
+const LOOKING = "#7dd3fc";  // what the station looks at, in one colour: no verdict before the verdict
 const ICONS = ["uniform", "front_closed", "badge", "footwear", "cuffs", "legwear", "accessories", "sunglasses",
                "hair_colour", "beard"];
 
@@ -94,9 +94,9 @@ function drawOverlay(overlay) {
   const k = Math.min(box.width / overlay.width, box.height / overlay.height);
   const ox = (box.width - overlay.width * k) / 2, oy = (box.height - overlay.height * k) / 2;
   ctx.lineWidth = 3 * scale;
+  ctx.strokeStyle = LOOKING;
   for (const item of overlay.items) {
     if (!item.points.length) continue;
-    ctx.strokeStyle = COLOURS[item.status] || COLOURS.unknown;
     ctx.beginPath();
     item.points.forEach(([x, y], i) => {
       const px = (ox + x * k) * scale, py = (oy + y * k) * scale;
