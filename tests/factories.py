@@ -1,6 +1,7 @@
 """Factory helpers and fakes: build perceptions and pipelines without loading a real model."""
 from __future__ import annotations
 
+import os
 import re
 import struct
 import threading
@@ -8,6 +9,7 @@ import time
 import zlib
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 
@@ -235,3 +237,11 @@ def wait_for(predicate, seconds: float = 20.0) -> bool:
             return True
         time.sleep(0.02)
     return False
+
+
+def shot(page, name):
+    """A screenshot into $STATION_SCREENSHOTS (docs/ refreshes the README's pictures); nothing when it is unset."""
+    folder = os.environ.get("STATION_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / name))

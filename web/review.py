@@ -5,6 +5,7 @@ import csv
 import io
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, send_file, url_for
 
@@ -46,6 +47,11 @@ def record(record_id: int):
 @bp.get("/evidence/<int:record_id>.jpg")
 @login_required()
 def evidence(record_id: int):
+    return send_file(evidence_file(record_id), mimetype="image/jpeg")
+
+
+def evidence_file(record_id: int) -> Path:
+    """A record's evidence photo on disk, or 404: no record, no photo, purged, or a path outside the folder."""
     store = station().store
     try:
         r = store.get(record_id)
@@ -56,7 +62,7 @@ def evidence(record_id: int):
     path = (store.evidence_dir / r.evidence_path).resolve()
     if store.evidence_dir.resolve() not in path.parents or not path.is_file():
         abort(404)
-    return send_file(path, mimetype="image/jpeg")
+    return path
 
 
 @bp.get("/evidence/<int:record_id>/thumb.jpg")
@@ -67,16 +73,7 @@ def thumbnail(record_id: int):
     import cv2
     import numpy as np
 
-    store = station().store
-    try:
-        r = store.get(record_id)
-    except StoreError:
-        abort(404)
-    if not r.evidence_path or r.evidence_purged_at is not None:
-        abort(404)
-    path = (store.evidence_dir / r.evidence_path).resolve()
-    if store.evidence_dir.resolve() not in path.parents or not path.is_file():
-        abort(404)
+    path = evidence_file(record_id)
     image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_REDUCED_COLOR_4)
     if image is None:
         abort(404)

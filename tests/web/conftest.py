@@ -1,4 +1,7 @@
 """The web app's fixtures: a real SQLite log with a supervisor and two records, clients logged in or not."""
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 from factories import T0, login, verdict
@@ -36,3 +39,22 @@ def admin_client(admin_app):
     client = admin_app.test_client()
     login(client, "boss", "admin password")
     return client
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium driven by Playwright (its own browser download cannot work here)."""
+    pytest.importorskip("playwright", reason="playwright is not installed (pip install -e .[test])")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()

@@ -3,10 +3,8 @@
 A technician's session on one full-body photo (CCP, from ../shared) ends with a stored record; a supervisor logs
 in, filters, opens the record, overrides it and exports CSV; the kiosk is refused at supervisor URLs. With
 STATION_SCREENSHOTS=DIR set, the review pages are saved there (docs/ holds the README's copies; the kiosk's come
-from test_kiosk_screen.py, whose frames are synthetic: the CCP photos stay out of the repository).
+from test_screens.py, whose frames are synthetic: the CCP photos stay out of the repository).
 """
-import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -19,9 +17,6 @@ import pytest
 from station.store import Store
 
 pytestmark = pytest.mark.slow
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
@@ -48,26 +43,6 @@ def served(tmp_path_factory, shared_eval, browser):
     yield base, store
     proc.terminate()
     proc.wait(timeout=20)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    pytest.importorskip("playwright", reason="playwright is not installed (pip install -e .[test])")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-def shot(page, name):
-    folder = os.environ.get("STATION_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / name))
 
 
 def test_technician_session_ends_with_a_record(served, browser):

@@ -8,16 +8,12 @@ STATION_SCREENSHOTS=DIR set each state is saved there (docs/ holds the README's 
 """
 import dataclasses
 import hashlib
-import os
-import shutil
 import time
 import urllib.request
-from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
-from factories import FakeAttire, config, fake_models, make_frame, serving, wait_for
+from factories import FakeAttire, config, fake_models, make_frame, serving, shot, wait_for
 
 from checks.base import CheckResult, Status
 from station.identify import Roster, Technician
@@ -28,9 +24,6 @@ from station.sources import SourceError
 from station.store import Store
 from web.app import create_app
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
 FAILING = ("uniform", "badge", "footwear", "cuffs")
 SCREENS = [(1920, 1080), (1280, 800), (1080, 1920)]
 
@@ -56,26 +49,6 @@ def frames():
     while True:
         yield make_frame(i % 7)
         i += 1
-
-
-@pytest.fixture(scope="module")
-def browser():
-    pytest.importorskip("playwright", reason="playwright is not installed (pip install -e .[test])")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-def shot(page, name):
-    folder = os.environ.get("STATION_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / name))
 
 
 def kiosk_station(tmp_path, source, timing, pipeline=None):
