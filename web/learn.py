@@ -7,7 +7,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from checks.registry import REGISTRY
 from station.model_versions import ModelStore
 from station.store import StoreError
-from web.common import login_required, station
+from web.common import CHECK_NAMES, login_required, station
 
 bp = Blueprint("learn", __name__)
 QUEUE_SIZE = 30
@@ -18,10 +18,6 @@ STATUS_WORDS = {"pass": ("合格", "pass"), "fail": ("不合格", "fail"), "unkn
 def rule_review_context() -> dict:
     """What the record page's per-rule review form reads (web/templates/_rule_reviews.html)."""
     return {"registry": REGISTRY, "status_words": STATUS_WORDS}
-
-
-def rule_titles() -> dict[str, tuple[str, str]]:
-    return {rule: (check.title_zh, check.title_en) for rule, check in REGISTRY.items()}
 
 
 @bp.post("/review/<int:record_id>/rules/<check>")
@@ -49,7 +45,7 @@ def review_rule(record_id: int, check: str):
     except StoreError as exc:
         flash(f"未保存 / Not saved: {exc}")
         return redirect(url_for("review.record", record_id=record_id) + f"#rule-{check}")
-    flash(f"已记录：{rule_titles().get(check, (check,))[0]} / Review of {check} recorded")
+    flash(f"已记录：{CHECK_NAMES.get(check, (check,))[0]} / Review of {check} recorded")
     if request.form.get("next") == "queue":
         return redirect(url_for("learn.queue"))
     return redirect(url_for("review.record", record_id=record_id) + f"#rule-{check}")
@@ -59,7 +55,7 @@ def review_rule(record_id: int, check: str):
 @login_required()
 def queue():
     ranked = station().store.review_queue(limit=QUEUE_SIZE)
-    return render_template("queue.html", ranked=ranked, titles=rule_titles())
+    return render_template("queue.html", ranked=ranked, titles=CHECK_NAMES)
 
 
 @bp.get("/admin/models")
@@ -76,5 +72,5 @@ def models():
     versions = store.versions()
     running = live.pipeline.models.version if live is not None else None
     return render_template("models.html", active=active, versions=versions[::-1], running=running,
-                           candidates=store.candidates(), titles=rule_titles(),
+                           candidates=store.candidates(), titles=CHECK_NAMES,
                            current=next(v for v in versions if v["id"] == active), tolerance=config.learn.tolerance)
