@@ -6,8 +6,10 @@ this module does the rest the same way for every rule.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import random
+import sys
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,8 +20,8 @@ import numpy as np
 
 from models.crops import Crop
 from models.perception import Keypoints
-from models.training.common import (CCP, DEFAULT_WEIGHTS, WORK, PoseCache, check_weights, degrade, export_onnx,
-                                    jittered, offline_ultralytics, progress, write_manifest)
+from models.training.common import (CCP, CCP_LICENCE, DEFAULT_WEIGHTS, WEIGHTS_DIR, WORK, PoseCache, check_weights,
+                                    degrade, export_onnx, jittered, offline_ultralytics, progress, write_manifest)
 from models.training.common import fit as fit_run
 
 VAL_SCALES = (1.0, 0.4, 0.25)  # validation tiles: full resolution, the -small eval sets, a person far back
@@ -198,3 +200,37 @@ def export(run: Path, dest: Path, name: str, command: str, data: Path, classes: 
     write_manifest(dest / f"{name}.onnx", list(classes), int(args["imgsz"]), command, data, thresholds=thresholds,
                    validation=validation, **fields)
     return dest / f"{name}.onnx"
+
+
+def main(name: str, doc: str, argv: list[str] | None, *, samples: Callable[[int | None], list[TileSample]],
+         classes: tuple[str, ...], crops: Callable[[Keypoints], list[Crop]], copies: dict[str, int], tile: int,
+         min_scale: float, score, epochs: int, data: Path, out: Path, sources: str, tiles: str) -> int:
+    """`python -m models.training.<name> [all|prepare|fit|export]`: the three steps of a tile classifier."""
+    ap = argparse.ArgumentParser(prog=f"python -m models.training.{name}", description=doc.split("\n")[0])
+    ap.add_argument("step", nargs="?", default="all", choices=("all", "prepare", "fit", "export"))
+    ap.add_argument("--data", type=Path, default=data)
+    ap.add_argument("--weights", default=str(WEIGHTS_DIR / DEFAULT_WEIGHTS))
+    ap.add_argument("--epochs", type=int, default=epochs)
+    ap.add_argument("--hours", type=float, default=None)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--imgsz", type=int, default=tile)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--project", type=Path, default=WORK / "runs")
+    ap.add_argument("--name", default=name)
+    ap.add_argument("--out", type=Path, default=out)
+    args = ap.parse_args(argv)
+    command = f"python -m models.training.{name} " + " ".join(argv if argv is not None else sys.argv[1:])
+    if args.step in ("all", "prepare"):
+        summary = prepare(args.data, samples(args.limit), classes, crops, copies, args.imgsz, min_scale,
+                          sources=sources)
+        print(json.dumps(summary["tiles"]))
+    if args.step in ("all", "fit"):
+        extra = {"time": args.hours} if args.hours else {}
+        fit(args.data, args.weights, args.epochs, args.imgsz, args.device, args.batch, args.project, args.name,
+            args.workers, **extra)
+    if args.step in ("all", "export"):
+        print(export(args.project / args.name, args.out, name, command, args.data, classes, score, tiles=tiles,
+                     licences=CCP_LICENCE))
+    return 0

@@ -18,17 +18,15 @@ set in calibration/sets/ccp-cuffs comes from them). Validation: 0601-0700 and ev
 """
 from __future__ import annotations
 
-import argparse
 import csv
-import json
 import sys
 from pathlib import Path
 
 from models.crops import limb_crops
 from models.regions import build_regions
 from models.training import classifier
-from models.training.common import (CCP_LICENCE, CCP_NEAR_DUPLICATES_OF_HELD_OUT, CCP_TRAIN, CCP_VAL,
-                                    DEFAULT_WEIGHTS, ROOT, WEIGHTS_DIR, WORK, PoseCache, ccp_label_names, ccp_mask)
+from models.training.common import (CCP_NEAR_DUPLICATES_OF_HELD_OUT, CCP_TRAIN, CCP_VAL,
+                                    ROOT, WORK, PoseCache, ccp_label_names, ccp_mask)
 
 CLASSES = ("down", "up")
 TILE = 64
@@ -112,38 +110,13 @@ def score(scored: list[classifier.Scored]) -> tuple[dict, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m models.training.cuffs", description=__doc__.split("\n")[0])
-    ap.add_argument("step", nargs="?", default="all", choices=("all", "prepare", "fit", "export"))
-    ap.add_argument("--data", type=Path, default=WORK / "cuffs")
-    ap.add_argument("--weights", default=str(WEIGHTS_DIR / DEFAULT_WEIGHTS))
-    ap.add_argument("--epochs", type=int, default=25)
-    ap.add_argument("--hours", type=float, default=None)
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--imgsz", type=int, default=TILE)
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--limit", type=int, default=None)
-    ap.add_argument("--project", type=Path, default=WORK / "runs")
-    ap.add_argument("--name", default="cuffs")
-    ap.add_argument("--out", type=Path, default=MODEL_DIR)
-    args = ap.parse_args(argv)
-    command = "python -m models.training.cuffs " + " ".join(argv if argv is not None else sys.argv[1:])
-    if args.step in ("all", "prepare"):
-        summary = classifier.prepare(
-            args.data, samples(args.limit), CLASSES, limb_crops, COPIES, args.imgsz, MIN_SCALE,
-            sources="trouser legs: CCP 0001-0700 and 1005-1800 labelled by eye (models/training/labels/"
-                    "ccp_trouser_legs.csv); bare shins and forearms: CCP 0001-0700 skin masks; val = "
-                    f"{CCP_VAL.start:04d}-{CCP_VAL.stop - 1:04d} and every 10th of 1005-1800; 0701-0850 never read")
-        print(json.dumps(summary["tiles"]))
-    if args.step in ("all", "fit"):
-        extra = {"time": args.hours} if args.hours else {}
-        classifier.fit(args.data, args.weights, args.epochs, args.imgsz, args.device, args.batch, args.project,
-                       args.name, args.workers, **extra)
-    if args.step in ("all", "export"):
-        print(classifier.export(args.project / args.name, args.out, "cuffs", command, args.data, CLASSES, score,
-                                tiles="one pose-guided tile per lower forearm and lower shin "
-                                      "(models.crops.limb_crops)", licences=CCP_LICENCE))
-    return 0
+    return classifier.main(
+        "cuffs", __doc__, argv, samples=samples, classes=CLASSES, crops=limb_crops, copies=COPIES, tile=TILE,
+        min_scale=MIN_SCALE, score=score, epochs=25, data=WORK / "cuffs", out=MODEL_DIR,
+        sources="trouser legs: CCP 0001-0700 and 1005-1800 labelled by eye (models/training/labels/"
+                "ccp_trouser_legs.csv); bare shins and forearms: CCP 0001-0700 skin masks; val = "
+                f"{CCP_VAL.start:04d}-{CCP_VAL.stop - 1:04d} and every 10th of 1005-1800; 0701-0850 never read",
+        tiles="one pose-guided tile per lower forearm and lower shin (models.crops.limb_crops)")
 
 
 if __name__ == "__main__":

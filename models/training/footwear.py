@@ -21,9 +21,7 @@ validation tiles and written into the manifest.
 """
 from __future__ import annotations
 
-import argparse
 import csv
-import json
 import sys
 from pathlib import Path
 
@@ -32,8 +30,8 @@ import numpy as np
 
 from models.crops import foot_crops
 from models.training import classifier
-from models.training.common import (CCP_HELD_OUT, CCP_LICENCE, CCP_NEAR_DUPLICATES_OF_HELD_OUT, CCP_VAL,
-                                    DEFAULT_WEIGHTS, ROOT, WEIGHTS_DIR, WORK, ccp_label_names, ccp_mask)
+from models.training.common import (CCP_HELD_OUT, CCP_NEAR_DUPLICATES_OF_HELD_OUT, CCP_VAL,
+                                    ROOT, WORK, ccp_label_names, ccp_mask)
 
 CLASSES = ("closed", "open", "unseen")  # ultralytics orders ImageFolder classes alphabetically
 TILE = 96
@@ -123,37 +121,13 @@ def score(scored: list[classifier.Scored]) -> tuple[dict, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m models.training.footwear", description=__doc__.split("\n")[0])
-    ap.add_argument("step", nargs="?", default="all", choices=("all", "prepare", "fit", "export"))
-    ap.add_argument("--data", type=Path, default=WORK / "feet")
-    ap.add_argument("--weights", default=str(WEIGHTS_DIR / DEFAULT_WEIGHTS))
-    ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--hours", type=float, default=None)
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--imgsz", type=int, default=TILE)
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--limit", type=int, default=None)
-    ap.add_argument("--project", type=Path, default=WORK / "runs")
-    ap.add_argument("--name", default="footwear")
-    ap.add_argument("--out", type=Path, default=MODEL_DIR)
-    args = ap.parse_args(argv)
-    command = "python -m models.training.footwear " + " ".join(argv if argv is not None else sys.argv[1:])
-    if args.step in ("all", "prepare"):
-        summary = classifier.prepare(
-            args.data, samples(args.limit), CLASSES, foot_crops, COPIES, args.imgsz, MIN_SCALE,
-            sources="CCP 0001-0700 and 1005-1800 labelled by eye (models/training/labels/ccp_footwear.csv); "
-                    f"val = {CCP_VAL.start:04d}-{CCP_VAL.stop - 1:04d} and every 10th of 1005-1800; 0701-0850 "
-                    "(ccp-public) and their near-duplicates never read")
-        print(json.dumps(summary["tiles"]))
-    if args.step in ("all", "fit"):
-        extra = {"time": args.hours} if args.hours else {}
-        classifier.fit(args.data, args.weights, args.epochs, args.imgsz, args.device, args.batch, args.project,
-                       args.name, args.workers, **extra)
-    if args.step in ("all", "export"):
-        print(classifier.export(args.project / args.name, args.out, "footwear", command, args.data, CLASSES, score,
-                                tiles="one pose-guided tile per foot (models.crops.foot_crops)", licences=CCP_LICENCE))
-    return 0
+    return classifier.main(
+        "footwear", __doc__, argv, samples=samples, classes=CLASSES, crops=foot_crops, copies=COPIES, tile=TILE,
+        min_scale=MIN_SCALE, score=score, epochs=30, data=WORK / "feet", out=MODEL_DIR,
+        sources="CCP 0001-0700 and 1005-1800 labelled by eye (models/training/labels/ccp_footwear.csv); "
+                f"val = {CCP_VAL.start:04d}-{CCP_VAL.stop - 1:04d} and every 10th of 1005-1800; 0701-0850 "
+                "(ccp-public) and their near-duplicates never read",
+        tiles="one pose-guided tile per foot (models.crops.foot_crops)")
 
 
 if __name__ == "__main__":
