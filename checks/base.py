@@ -110,8 +110,9 @@ class TileLabels:
 
 class Check:
     """A service-code rule. Subclasses set `id`, the bilingual `title`, their `Policy` section (the config keys of
-    `[<id>]`), `fix_zh`/`fix_en` (what to do when it fails) and `order` (where the rule is listed), and implement `run`. A rule is one module in `checks/`: the
-    registry finds it there and the station config gets its section from it.
+    `[<id>]`), `fix_zh`/`fix_en` (what to do when it fails) and `order` (where the rule is listed), and implement
+    `run`. A rule is one module in `checks/`: the registry finds it there and the station config gets its section
+    from it.
 
     `models` names the learned models whose output it reads, and `tile_labels` how a supervisor's review of the rule
     becomes training tiles for its classifier (see `station learn export`).
@@ -162,6 +163,23 @@ class Check:
     def unknown(self, reason_zh: str, reason_en: str, evidence: list[Evidence] | tuple[Evidence, ...] = (),
                 **measurements: float) -> CheckResult:
         return self.result(Status.UNKNOWN, 0.0, reason_zh, reason_en, evidence, **measurements)
+
+    def one_tile_verdict(self, p: Perception, probs: dict[str, float], tile: Box, measurement: str,
+                         too_far: tuple[str, str], failed: tuple[str, str], passed: tuple[str, str]) -> CheckResult:
+        """The verdict of a rule judged by its classifier on one tile (`tile_labels` names the classifier, the
+        violation class and the part): unknown on a tile too small for the classifier, FAIL at its operating point
+        for the violation, else PASS; the probability is kept as `measurement`."""
+        labels = self.tile_labels
+        (part,) = labels.parts
+        op = p.attire.operating_points
+        if tile.width < op.get(f"{labels.classifier}.min_tile_px", 24.0):
+            return self.unknown(*too_far)
+        p_bad = probs.get(labels.violation, 0.0)
+        status = Status.FAIL if p_bad >= op.get(f"{labels.classifier}.{labels.violation}", 0.5) else Status.PASS
+        evidence = [Evidence.of_box(tile, status, part)]
+        if status == Status.FAIL:
+            return self.result(status, p_bad, *failed, evidence, **{measurement: p_bad})
+        return self.result(status, 1.0 - p_bad, *passed, evidence, **{measurement: p_bad})
 
 
 RULES_CALIBRATION = Path(__file__).resolve().parents[1] / "models" / "rules" / "rules.json"

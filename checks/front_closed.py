@@ -81,15 +81,8 @@ class FrontClosedCheck(Check):
 
     def classified(self, p: Perception, probs: dict[str, float], tile) -> CheckResult:
         """The open-front classifier's answer on the torso tile (trained on CCP masks of open jackets)."""
-        op = p.attire.operating_points
-        if tile.width < op.get("front.min_tile_px", 24.0):
-            return self.unknown("离摄像头太远，看不清衣襟，请走近一些", "Too far to see the front of the uniform: "
-                                "please step closer")
-        p_open = probs.get("open", 0.0)
-        limit = op.get("front.open", 0.5)
-        status = Status.FAIL if p_open >= limit else Status.PASS
-        evidence = [Evidence.of_box(tile, status, "front")]
-        if status == Status.FAIL:
-            return self.result(status, p_open, "衣襟敞开，请扣好工作服", "Uniform worn open: close it", evidence,
-                               open_probability=p_open)
-        return self.result(status, 1.0 - p_open, "衣襟扣好", "Front closed", evidence, open_probability=p_open)
+        return self.one_tile_verdict(p, probs, tile, "open_probability",
+                                     ("离摄像头太远，看不清衣襟，请走近一些",
+                                      "Too far to see the front of the uniform: please step closer"),
+                                     ("衣襟敞开，请扣好工作服", "Uniform worn open: close it"),
+                                     ("衣襟扣好", "Front closed"))

@@ -83,16 +83,9 @@ class LegwearCheck(Check):
 
     def classified(self, p: Perception, probs: dict[str, float], tile) -> CheckResult:
         """The trousers classifier's answer on the tile from the hips to below the knees."""
-        op = p.attire.operating_points
-        if tile.width < op.get("legwear.min_tile_px", 24.0):
-            return self.unknown("离摄像头太远，看不清裤子，请走近一些", "Too far to see the trousers: please step "
-                                "closer")
-        p_not = probs.get("not_trousers", 0.0)
-        limit = op.get("legwear.not_trousers", 0.5)
-        status = Status.FAIL if p_not >= limit else Status.PASS
-        evidence = [Evidence.of_box(tile, status, "legs")]
-        if status == Status.FAIL:
-            return self.result(status, p_not, "未穿长裤（短裤、裙子或露腿），请换上工作裤",
-                               "Not in long trousers (shorts, a skirt or bare legs): wear the uniform trousers",
-                               evidence, not_trousers=p_not)
-        return self.result(status, 1.0 - p_not, "穿着长裤", "Long trousers", evidence, not_trousers=p_not)
+        return self.one_tile_verdict(p, probs, tile, "not_trousers",
+                                     ("离摄像头太远，看不清裤子，请走近一些",
+                                      "Too far to see the trousers: please step closer"),
+                                     ("未穿长裤（短裤、裙子或露腿），请换上工作裤",
+                                      "Not in long trousers (shorts, a skirt or bare legs): wear the uniform trousers"),
+                                     ("穿着长裤", "Long trousers"))
