@@ -48,13 +48,18 @@ class Manifest:
     def verify(self) -> None:
         if not self.path.is_file():
             raise ModelFileError(f"model file not found: {self.path} (named by its manifest)")
-        h = hashlib.sha256()
-        with open(self.path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        if h.hexdigest() != self.sha256:
+        if sha256_file(self.path) != self.sha256:
             raise ModelFileError(f"model file {self.path} does not match its manifest's sha256 "
                                  f"(corrupt or replaced; reinstall it or retrain with `station train`)")
+
+
+def sha256_file(path: Path) -> str:
+    """A file's sha256, read a megabyte at a time."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float, tuple[float, float]]:

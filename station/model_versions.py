@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from models.detector import MODELS_DIR, Manifest, ModelFileError
+from models.detector import MODELS_DIR, Manifest, ModelFileError, sha256_file
 
 MODEL_NAMES = ("attire", "footwear", "cuffs", "front", "legwear")  # models/<name>/<name>.json
 SHIPPED = "shipped"
@@ -36,14 +36,6 @@ BUNDLE_FILE = re.compile(r"(?P<model>[a-z]+)/(?P=model)\.(json|onnx)")
 
 class BundleError(ValueError):
     """A bundle that cannot be installed: unreadable, altered, or not a bundle of this station's models."""
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def shipped_manifest(name: str) -> Path:

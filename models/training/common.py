@@ -5,7 +5,6 @@ Nothing here is imported by the station at run time; `models.training` is left o
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from models.crops import Crop
+from models.detector import sha256_file
 from models.perception import Keypoints
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,14 +54,6 @@ def progress(items, desc: str):
     except ImportError:  # preparing data works without the train extra too
         return items
     return TQDM(items, desc=desc)
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def rel(path: Path) -> str:
@@ -237,7 +229,7 @@ def write_manifest(onnx_file: Path, classes: list[str], input_size: int, command
     person needs to trust the model (data, command, validation scores, thresholds)."""
     summary = data if isinstance(data, dict) else (
         json.loads((data / "summary.json").read_text()) if (data / "summary.json").exists() else {})
-    manifest = {"name": onnx_file.stem, "file": onnx_file.name, "sha256": sha256(onnx_file), "classes": classes,
+    manifest = {"name": onnx_file.stem, "file": onnx_file.name, "sha256": sha256_file(onnx_file), "classes": classes,
                 "input_size": input_size, **fields, "data": summary, "command": command,
                 "trained": time.strftime("%Y-%m-%d")}
     path = onnx_file.with_suffix(".json")

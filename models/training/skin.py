@@ -30,7 +30,8 @@ from models.skin import (
     SkinModel,
     bin_index,
 )
-from models.training.common import CCP, ROOT, rel, sha256
+from models.detector import sha256_file
+from models.training.common import CCP, ROOT, rel
 
 DEFAULT_CCP = CCP
 DEFAULT_OUT = ROOT / "models" / "skin" / "skin_model.npz"
@@ -194,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     model.save(args.out)
     manifest = {
         "model": rel(args.out),
-        "sha256": sha256(args.out),
+        "sha256": sha256_file(args.out),
         "bytes": args.out.stat().st_size,
         "made_by": " ".join(["python -m models.training.skin", *map(shlex.quote, sys.argv[1:] if argv is None else argv)]),
         "data": {
