@@ -254,10 +254,10 @@ def cmd_models(args) -> int:
     if args.action == "list":
         active = store.active()
         for v in store.versions():
-            evaluation = (v.get("evaluation") or {}).get("candidate", {}).get("scores", {})
-            scored = "; ".join(f"{s}: " + ", ".join(f"{r} {m.get('accuracy')}" for r, m in rules.items()
-                                                    if r in (v.get("evaluation") or {}).get("rules", ()))
-                               for s, rules in evaluation.items())
+            evaluation = v.get("evaluation") or {}  # what let it in: its rules' accuracy on each set
+            scored = "; ".join(f"{name}: " + ", ".join(f"{r} {m.get('accuracy')}" for r, m in rules.items()
+                                                       if r in evaluation["rules"])
+                               for name, rules in evaluation.get("candidate", {}).get("scores", {}).items())
             print(f"{'*' if v['id'] == active else ' '} {v['id']:<32} {v.get('installed_at') or '':<26}"
                   f"{', '.join(sorted(v['models'])) or 'shipped models'}  {scored}")
         return EXIT_PASS

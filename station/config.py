@@ -80,6 +80,11 @@ class DetectorConfig(Section):
                                              "\"none\": the colour of the front's strips decides")
     legwear_model: str = Field("", description="the trousers classifier's manifest; empty: "
                                                "models/legwear/legwear.json; \"none\": skin on the legs decides")
+    @staticmethod
+    def key_of(model: str) -> str:
+        """The key that names a learned model's manifest here (attire -> model, footwear -> footwear_model)."""
+        return "model" if model == "attire" else f"{model}_model"
+
     conf: float = Field(0.1, ge=0.01, le=1.0, description="detector boxes below this confidence are dropped; each "
                                                           "rule then applies its own operating point")
     threads: int = Field(2, ge=1, le=64, description="onnxruntime threads per model")

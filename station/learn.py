@@ -23,8 +23,7 @@ SITE_SET = "site held-out"
 
 def with_models(config: StationConfig, manifests: dict[str, Path]) -> StationConfig:
     """`config` with the given models (name -> manifest) in place of the installed ones."""
-    keys = {name: "model" if name == "attire" else f"{name}_model" for name in manifests}
-    detector = config.detector.model_copy(update={keys[n]: str(p) for n, p in manifests.items()})
+    detector = config.detector.model_copy(update={config.detector.key_of(n): str(p) for n, p in manifests.items()})
     return config.model_copy(update={"detector": detector})
 
 
@@ -35,8 +34,8 @@ def rules_of(models: list[str]) -> list[str]:
 
 def pinned(config: StationConfig, models: list[str]) -> list[str]:
     """Config keys that name a file for one of these models: an installed version would not replace it."""
-    keys = {name: "model" if name == "attire" else f"{name}_model" for name in models}
-    return [f"detector.{keys[n]}" for n in models if getattr(config.detector, keys[n])]
+    keys = [config.detector.key_of(name) for name in models]
+    return [f"detector.{key}" for key in keys if getattr(config.detector, key)]
 
 
 def score_sets(config: StationConfig, sets: dict[str, Path], progress=None) -> dict[str, dict]:

@@ -92,14 +92,15 @@ def load_attire(config: StationConfig) -> tuple[AttireDetector, str]:
     version = installed.active()
     active = installed.manifests(version)
 
-    def manifest(key: str, name: str):
-        return config.resolve(getattr(cfg, key)) if getattr(cfg, key) else active[name]
+    def manifest(name: str):
+        pinned = getattr(cfg, cfg.key_of(name))
+        return config.resolve(pinned) if pinned else active[name]
 
-    detector = OnnxDetector(manifest("model", "attire"), conf=cfg.conf, threads=cfg.threads)
+    detector = OnnxDetector(manifest("attire"), conf=cfg.conf, threads=cfg.threads)
     per_part = {"torso": OnnxDetector(config.resolve(cfg.torso_model), conf=cfg.conf, threads=cfg.threads)} \
         if cfg.torso_model else {}
-    classifiers = {name: OnnxClassifier(manifest(f"{name}_model", name), cfg.threads)
-                   for name in ("footwear", "cuffs", "front", "legwear") if getattr(cfg, f"{name}_model") != "none"}
+    classifiers = {name: OnnxClassifier(manifest(name), cfg.threads)
+                   for name in ("footwear", "cuffs", "front", "legwear") if getattr(cfg, cfg.key_of(name)) != "none"}
     return OnnxAttireDetector(detector, classifiers, config.framing.min_visibility, per_part), version
 
 
