@@ -69,17 +69,21 @@ class DetectorConfig(Section):
     """The attire models on onnxruntime: the detector (badge, jewellery, eyewear) and the tile classifiers."""
 
     model: str = Field("", description="the detector's manifest (attire.json, beside its .onnx); empty: "
+                                       "the active installed version's (`station models`), at first "
                                        "models/attire/attire.json")
     torso_model: str = Field("", description="a second detector for the torso tile only (a manifest); empty: the "
                                              "detector above looks at the torso too")
-    footwear_model: str = Field("", description="the footwear classifier's manifest; empty: "
-                                                "models/footwear/footwear.json")
-    cuffs_model: str = Field("", description="the cuffs classifier's manifest; empty: models/cuffs/cuffs.json; "
+    footwear_model: str = Field("", description="the footwear classifier's manifest; empty: the active "
+                                                "installed version's, at first models/footwear/footwear.json")
+    cuffs_model: str = Field("", description="the cuffs classifier's manifest; empty: the active installed "
+                                             "version's, at first models/cuffs/cuffs.json; "
                                              "\"none\": the share of skin decides")
-    front_model: str = Field("", description="the open-front classifier's manifest; empty: models/front/front.json; "
+    front_model: str = Field("", description="the open-front classifier's manifest; empty: the active "
+                                             "installed version's, at first models/front/front.json; "
                                              "\"none\": the colour of the front's strips decides")
-    legwear_model: str = Field("", description="the trousers classifier's manifest; empty: "
-                                               "models/legwear/legwear.json; \"none\": skin on the legs decides")
+    legwear_model: str = Field("", description="the trousers classifier's manifest; empty: the active "
+                                               "installed version's, at first models/legwear/legwear.json; "
+                                               "\"none\": skin on the legs decides")
     @staticmethod
     def key_of(model: str) -> str:
         """The key that names a learned model's manifest here (attire -> model, footwear -> footwear_model)."""
