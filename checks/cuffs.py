@@ -82,9 +82,11 @@ class CuffsCheck(Check):
         if probs is not None and tile is not None:
             if tile.width < op["min_tile_px"]:
                 return "small"
+            # one operating point per part (up_forearm, up_shin); a manifest with one for both says `up`
+            threshold = p.attire.operating_points.get(f"cuffs.up_{part.split('_')[0]}", op["up"])
             up = probs.get("up", 0.0)
-            evidence.append(Evidence.of_box(tile, Status.FAIL if up >= op["up"] else Status.PASS, part))
-            return up >= op["up"], up
+            evidence.append(Evidence.of_box(tile, Status.FAIL if up >= threshold else Status.PASS, part))
+            return up >= threshold, up
         region = p.region(region_name)  # no classifier ran: the share of skin on the region decides
         if region is None or p.skin is None:
             return None

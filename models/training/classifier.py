@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
 import shutil
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,12 +203,28 @@ def export(run: Path, dest: Path, name: str, command: str, data: Path, classes: 
     return dest / f"{name}.onnx"
 
 
+def rescore(dest: Path, name: str, command: str, data: Path, classes: tuple[str, ...],
+            scorer: Callable[[list], tuple[dict, dict]]) -> Path:
+    """New operating points and validation scores for the installed NAME.onnx from the validation tiles in `data`
+    (cut again by `prepare`), the model itself untouched: for a change in how the points are chosen."""
+    from models.detector import OnnxClassifier
+
+    path = dest / f"{name}.json"
+    thresholds, validation = scorer(tile_scores(OnnxClassifier(path), data, classes))
+    manifest = json.loads(path.read_text())
+    manifest.update(thresholds=thresholds, validation=validation, thresholds_command=command,
+                    thresholds_chosen=time.strftime("%Y-%m-%d"))
+    path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
 def main(name: str, doc: str, argv: list[str] | None, *, samples: Callable[[int | None], list[TileSample]],
          classes: tuple[str, ...], crops: Callable[[Keypoints], list[Crop]], copies: dict[str, int], tile: int,
          min_scale: float, score, epochs: int, data: Path, out: Path, sources: str, tiles: str) -> int:
-    """`python -m models.training.<name> [all|prepare|fit|export]`: the three steps of a tile classifier."""
+    """`python -m models.training.<name> [all|prepare|fit|export|rescore]`: the three steps of a tile classifier,
+    and `rescore`, which chooses the installed model's operating points again on the prepared validation tiles."""
     ap = argparse.ArgumentParser(prog=f"python -m models.training.{name}", description=doc.split("\n")[0])
-    ap.add_argument("step", nargs="?", default="all", choices=("all", "prepare", "fit", "export"))
+    ap.add_argument("step", nargs="?", default="all", choices=("all", "prepare", "fit", "export", "rescore"))
     ap.add_argument("--data", type=Path, default=data)
     ap.add_argument("--weights", default=str(WEIGHTS_DIR / DEFAULT_WEIGHTS))
     ap.add_argument("--epochs", type=int, default=epochs)
@@ -233,4 +250,6 @@ def main(name: str, doc: str, argv: list[str] | None, *, samples: Callable[[int 
     if args.step in ("all", "export"):
         print(export(args.project / args.name, args.out, name, command, args.data, classes, score, tiles=tiles,
                      licences=CCP_LICENCE))
+    if args.step == "rescore":
+        print(rescore(args.out, name, command, args.data, classes, score))
     return 0

@@ -220,3 +220,14 @@ def test_cuffs_follow_the_classifier_per_part():
     assert check.run(with_limb_tiles(limbs(), skin=skin)).status == Status.PASS
     far = check.run(with_limb_tiles(limbs(), width=10.0))
     assert far.status == Status.UNKNOWN and "step closer" in far.reason_en
+
+
+def test_cuffs_judge_each_part_at_its_own_operating_point():
+    check = CuffsCheck(config())
+    points = {"cuffs.up_forearm": 0.7, "cuffs.up_shin": 0.4, "cuffs.min_tile_px": 24.0}
+    shin = check.run(with_limb_tiles(limbs(shin_right=0.5), operating_points=points))
+    assert shin.status == Status.FAIL and "right trouser leg" in shin.reason_en.lower()
+    assert check.run(with_limb_tiles(limbs(forearm_right=0.5), operating_points=points)).status == Status.PASS
+    # a manifest with one point for both parts (`up`) still judges both
+    one = {"cuffs.up": 0.45, "cuffs.min_tile_px": 24.0}
+    assert check.run(with_limb_tiles(limbs(forearm_right=0.5), operating_points=one)).status == Status.FAIL
