@@ -16,6 +16,8 @@ import numpy as np
 from models.perception import Box, Keypoints
 from models.regions import FOOT_VISIBILITY, body_scale
 
+HIDDEN_KNEE_VISIBILITY = 0.25
+
 # What each tile is cut to judge: a box of another class in it (a "shoe" in a hand tile, a "badge" in the head
 # tile where the lanyard starts) is the detector guessing outside its tile's purpose, and is dropped. A badge held in
 # front of the body is in the torso tile.
@@ -154,7 +156,10 @@ def front_crops(kp: Keypoints, min_visibility: float = 0.5) -> list[Crop]:
 def legs_crops(kp: Keypoints, min_visibility: float = 0.5) -> list[Crop]:
     """Hips to below the knees, both legs in one tile: trousers, or shorts, a skirt or a dress."""
     names = ("left_hip", "right_hip", "left_knee", "right_knee")
-    if not all(kp.visible(n, min_visibility) for n in names):
+    # a skirt, a dress or a long coat hides the knees and MediaPipe rates them low; the tile reaches from the hips
+    # to below the knees with a margin, so a roughly placed knee inside the frame still cuts the right tile
+    if not all(kp.visible(n, min_visibility if "hip" in n else min(min_visibility, HIDDEN_KNEE_VISIBILITY))
+               for n in names):
         return []
     s = body_scale(kp)
     pts = np.array([kp.point(n) for n in names])

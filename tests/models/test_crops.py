@@ -2,8 +2,8 @@
 import numpy as np
 from factories import H, W, make_keypoints
 
-from models.crops import PAD_VALUE, Crop, attire_crops, foot_crops
-from models.perception import Box
+from models.crops import PAD_VALUE, Crop, attire_crops, foot_crops, legs_crops
+from models.perception import POSE_NAMES, Box, Keypoints
 from models.regions import body_scale
 
 FEET = ("left_ankle", "right_ankle", "left_heel", "right_heel", "left_foot_index", "right_foot_index")
@@ -28,6 +28,15 @@ def test_every_part_in_view_gets_a_tile_sized_by_the_body():
 def test_hidden_feet_get_no_tile():
     kp = make_keypoints(hidden=FEET)
     assert foot_crops(kp) == [] and "torso" in {c.part for c in attire_crops(kp)}
+
+
+def test_legs_tile_is_cut_when_a_skirt_hides_the_knees_but_not_when_they_are_out_of_frame():
+    kp = make_keypoints()
+    low = Keypoints(kp.xy, np.where([n.endswith("knee") for n in POSE_NAMES], 0.3, kp.visibility), kp.image_size)
+    assert [c.part for c in legs_crops(low)] == ["legs"]  # MediaPipe rates knees under a dress about 0.3
+    assert legs_crops(make_keypoints(hidden=("left_knee",))) == []  # not seen at all
+    cut_off = make_keypoints(size=(W, int(kp.point("left_knee")[1]) - 5))  # the frame ends above the knees
+    assert legs_crops(cut_off) == []
 
 
 def test_cut_pads_outside_the_frame_and_maps_boxes_both_ways():
