@@ -165,20 +165,26 @@ class Check:
         return self.result(Status.UNKNOWN, 0.0, reason_zh, reason_en, evidence, **measurements)
 
     def one_tile_verdict(self, p: Perception, probs: dict[str, float], tile: Box, measurement: str,
-                         too_far: tuple[str, str], failed: tuple[str, str], passed: tuple[str, str]) -> CheckResult:
+                         too_far: tuple[str, str], failed: tuple[str, str], passed: tuple[str, str],
+                         unsure: tuple[str, str]) -> CheckResult:
         """The verdict of a rule judged by its classifier on one tile (`tile_labels` names the classifier, the
         violation class and the part): unknown on a tile too small for the classifier, FAIL at its operating point
-        for the violation, else PASS; the probability is kept as `measurement`."""
+        for the violation, unknown in the band below it where the classifier cannot tell (`VIOLATION_unsure` in its
+        manifest, chosen on validation), else PASS; the probability is kept as `measurement`."""
         labels = self.tile_labels
         (part,) = labels.parts
         op = p.attire.operating_points
         if tile.width < op.get(f"{labels.classifier}.min_tile_px", 24.0):
             return self.unknown(*too_far)
         p_bad = probs.get(labels.violation, 0.0)
-        status = Status.FAIL if p_bad >= op.get(f"{labels.classifier}.{labels.violation}", 0.5) else Status.PASS
+        fail_at = op.get(f"{labels.classifier}.{labels.violation}", 0.5)
+        unsure_from = op.get(f"{labels.classifier}.{labels.violation}_unsure", fail_at)
+        status = Status.FAIL if p_bad >= fail_at else Status.UNKNOWN if p_bad >= unsure_from else Status.PASS
         evidence = [Evidence.of_box(tile, status, part)]
         if status == Status.FAIL:
             return self.result(status, p_bad, *failed, evidence, **{measurement: p_bad})
+        if status == Status.UNKNOWN:
+            return self.unknown(*unsure, evidence, **{measurement: p_bad})
         return self.result(status, 1.0 - p_bad, *passed, evidence, **{measurement: p_bad})
 
 

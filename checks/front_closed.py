@@ -1,7 +1,8 @@
 """The uniform worn closed, never open (工装整洁，不要敞怀).
 
-The open-front classifier judges the torso tile (trained on CCP photos whose masks show outerwear on both sides of
-the front and another garment or skin down the middle). Without it, the rule compares the strip from below the
+The open-front classifier judges the torso tile (trained on CCP photos labelled by eye: open outerwear with
+another garment or skin down the middle); between its fail point and a lower edge chosen on validation it cannot
+tell, and the rule says so instead of passing. Without it, the rule compares the strip from below the
 collar to the belt with the strips on either side of it: an open jacket shows another garment down the middle
 while the two sides look alike (colour, lightness pattern and texture, the uniform rule's own descriptor); the
 thresholds of that fallback were chosen on CCP training photos (`python -m models.training.rules`).
@@ -80,9 +81,12 @@ class FrontClosedCheck(Check):
         return self.result(Status.PASS, score, "衣襟扣好", "Front closed", evidence, **m)
 
     def classified(self, p: Perception, probs: dict[str, float], tile) -> CheckResult:
-        """The open-front classifier's answer on the torso tile (trained on CCP masks of open jackets)."""
+        """The open-front classifier's answer on the torso tile."""
         return self.one_tile_verdict(p, probs, tile, "open_probability",
                                      ("离摄像头太远，看不清衣襟，请走近一些",
                                       "Too far to see the front of the uniform: please step closer"),
                                      ("衣襟敞开，请扣好工作服", "Uniform worn open: close it"),
-                                     ("衣襟扣好", "Front closed"))
+                                     ("衣襟扣好", "Front closed"),
+                                     ("看不准衣襟是否扣好：请正面站直、双手自然下垂，主管会核对",
+                                      "Cannot tell whether the front is closed: stand straight facing the camera, "
+                                      "arms at your sides; a supervisor will check"))

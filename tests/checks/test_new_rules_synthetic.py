@@ -48,6 +48,25 @@ def test_an_open_jacket_shows_another_garment_down_the_middle():
     assert any(e.label == "front_centre" and e.status == Status.FAIL for e in opened.evidence)
 
 
+def test_the_front_classifier_is_unsure_between_its_two_operating_points():
+    check = FrontClosedCheck(config())
+    points = {"front.open": 0.6, "front.open_unsure": 0.3, "front.min_tile_px": 24.0}
+    torso = Box(560, 150, 720, 330, label="front")
+
+    def judged(p_open):
+        return check.run(make_perception(classified={"front": {"closed": 1 - p_open, "open": p_open}},
+                                         extra_tiles={"front": torso}, operating_points=points))
+
+    assert judged(0.1).status == Status.PASS and judged(0.8).status == Status.FAIL
+    unsure = judged(0.45)  # neither a PASS nothing saw nor a FAIL without evidence: a supervisor looks
+    assert unsure.status == Status.UNKNOWN and "supervisor" in unsure.reason_en
+    assert [e.status for e in unsure.evidence] == [Status.UNKNOWN] and unsure.measurements["open_probability"] == 0.45
+    # a manifest without the band passes everything below the fail point, as before
+    no_band = {"front.open": 0.6, "front.min_tile_px": 24.0}
+    assert check.run(make_perception(classified={"front": {"closed": 0.55, "open": 0.45}},
+                                     extra_tiles={"front": torso}, operating_points=no_band)).status == Status.PASS
+
+
 def test_bare_legs_and_a_skirt_fail_trousers_pass():
     check = LegwearCheck(config())
     p = make_perception()
