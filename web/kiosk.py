@@ -8,13 +8,17 @@ boxes of the last judged frame come as JSON and the page draws them.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 
 from checks.registry import REGISTRY
 from web.common import PRINTABLE, station
 
 bp = Blueprint("kiosk", __name__)
+ICONS_SVG = Path(__file__).resolve().parent / "static" / "icons.svg"
 STREAM_S = 600.0  # a stream ends after this and the page opens a new one (a kiosk stays open for days)
 ORDER = {"fail": 0, "unknown": 1, "pass": 2, "off": 3}
 NOT_CHECKED = ("本站未启用此项检查", "Not checked at this station")
@@ -62,7 +66,7 @@ def name_of(number: str | None) -> str:
 def index():
     roster = station().roster
     people = sorted(roster.by_number.values(), key=lambda t: t.number) if roster is not None else []
-    return render_template("kiosk.html", people=people)
+    return render_template("kiosk.html", people=people, icons=Markup(ICONS_SVG.read_text(encoding="utf-8")))
 
 
 @bp.get("/kiosk/state")

@@ -106,6 +106,12 @@ def test_a_four_fail_verdict_fits_every_screen_and_the_typed_number_is_shown_and
                 assert inside(page.locator("#number").bounding_box(), width, height), (width, height)
                 assert inside(page.locator("#verdict").bounding_box(), width, height)
                 shot(page, f"kiosk-verdict-{width}x{height}.png")
+            # every card's icon is drawn from the sprite inside the page (no request that a stream could starve)
+            icons = page.locator("#cards svg.icon")
+            assert icons.count() == cards.count() and all(icons.nth(i).bounding_box()["width"] > 10
+                                                          for i in range(icons.count()))
+            assert page.evaluate("[...document.querySelectorAll('#cards use')].every("
+                                 "u => document.getElementById(u.getAttribute('href').slice(1)) !== null)")
             page.set_viewport_size({"width": 1280, "height": 800})
             page.click("#lang-en")  # every line changes, and the choice is remembered
             expect(page.locator("#verdict")).to_have_text("FAIL")

@@ -116,7 +116,7 @@ function card(c) {
   icon.setAttribute("class", "icon");
   icon.setAttribute("aria-hidden", "true");
   const use = document.createElementNS("http://www.w3.org/2000/svg", "use");
-  use.setAttribute("href", "/static/icons.svg#" + (ICONS.includes(c.id) ? c.id : "rule"));
+  use.setAttribute("href", "#" + (ICONS.includes(c.id) ? c.id : "rule"));
   icon.append(use);
   const mark = document.createElement("span");
   mark.className = "mark";
