@@ -47,10 +47,12 @@ class FootwearCheck(Check):
         cfg = self.config.footwear
         op = {k: p.attire.operating_points.get(f"footwear.{k}", v) for k, v in DEFAULTS.items()}
         t_open = cfg.open_threshold if cfg.open_threshold is not None else op["open"]
+        # from here to t_open the classifier cannot tell (chosen on validation; a manifest without it: no band)
+        t_unsure = min(t_open, p.attire.operating_points.get("footwear.open_unsure", t_open))
         feet = {side: p.attire.tiles[f"foot_{side}"] for side in SIDES if f"foot_{side}" in p.attire.tiles}
         if not feet:
             return self.unknown("看不到双脚，请后退让双脚进入画面", "Feet not in view: step back so your feet show")
-        open_feet, unseen, small, closed, evidence = [], [], [], [], []
+        open_feet, unseen, unsure, small, closed, evidence = [], [], [], [], [], []
         p_open_max = 0.0
         for side, tile in feet.items():
             probs = p.classified.get(f"foot_{side}")
@@ -70,6 +72,9 @@ class FootwearCheck(Check):
                     evidence.append(Evidence.of_region(p.regions[f"toes_{side}"], Status.FAIL, bare))
             elif probs.get("unseen", 0.0) >= op["unseen"]:
                 unseen.append(side)
+                evidence.append(Evidence.of_box(tile, Status.UNKNOWN, f"foot_{side}"))
+            elif p_open >= t_unsure:
+                unsure.append(side)
                 evidence.append(Evidence.of_box(tile, Status.UNKNOWN, f"foot_{side}"))
             else:
                 closed.append((side, p_open))
@@ -93,6 +98,10 @@ class FootwearCheck(Check):
             return self.unknown("看不清鞋子（被衣物遮挡或不在画面中），请露出双脚",
                                 "Shoes not visible (covered by clothing or out of the picture): show your feet",
                                 evidence)
+        if unsure:
+            return self.unknown("看不准是否为包脚鞋：请双脚并立、正对摄像头，主管会核对",
+                                "Cannot tell whether these are closed shoes: stand with both feet facing the camera; "
+                                "a supervisor will check", evidence, open_probability=p_open_max)
         if len(closed) < len(SIDES):
             return self.unknown("只看到一只脚，请双脚并立、正对摄像头",
                                 "Only one foot seen: stand with both feet facing the camera", evidence)

@@ -41,6 +41,7 @@ COPIES = {"closed": 3, "open": 5, "unseen": 5}  # training copies per foot (the 
 MIN_SCALE = 0.25
 FOOTWEAR_LABELS = ("shoes", "boots", "sneakers", "loafers", "flats", "pumps", "heels", "clogs", "wedges", "sandals")
 MAX_CLOSED_FAILED = 0.02  # a wrong FAIL sends a technician home to change shoes: at most 2 % of people in closed shoes
+MAX_CLOSED_UNSURE = 0.05  # people in closed shoes the rule may be unsure of (a supervisor looks) rather than pass
 MIN_ACCURACY = 0.8  # feet whose tile size band is judged right less often than this are "step closer"
 
 
@@ -94,6 +95,9 @@ def score(scored: list[classifier.Scored]) -> tuple[dict, dict]:
         if r.kind == "closed":
             people[(r.photo, r.scale)] = max(people.get((r.photo, r.scale), 0.0), r.probs["open"])
     t_open = classifier.operating_point(list(people.values()), MAX_CLOSED_FAILED)
+    # below it, a band where the rule cannot tell and says so: at most MAX_CLOSED_UNSURE of the people in closed
+    # shoes fall in it, and an open shoe scored just under the fail point is no longer a confident "Closed shoes"
+    t_unsure = min(t_open, classifier.operating_point(list(people.values()), MAX_CLOSED_UNSURE, lo=0.05))
 
     def right(r: classifier.Scored) -> bool:
         return (r.probs["unseen"] >= 0.5) if r.kind == "unseen" else \
@@ -101,7 +105,7 @@ def score(scored: list[classifier.Scored]) -> tuple[dict, dict]:
 
     min_px = classifier.smallest_judged_size([(r.side_px, right(r)) for r in scored if r.kind != "unseen"],
                                              MIN_ACCURACY)
-    thresholds = {"open": round(t_open, 3), "unseen": 0.5, "min_tile_px": min_px}
+    thresholds = {"open": round(t_open, 3), "open_unsure": round(t_unsure, 3), "unseen": 0.5, "min_tile_px": min_px}
     validation = {}
     for tag in sorted({r.scale for r in scored}, reverse=True):
         rows = [r for r in scored if r.scale == tag]
@@ -115,6 +119,11 @@ def score(scored: list[classifier.Scored]) -> tuple[dict, dict]:
             "accuracy": round(sum(right(r) for r in by["open"] + by["closed"])
                               / max(len(by["open"]) + len(by["closed"]), 1), 3),
             "unseen_recall": round(sum(right(r) for r in by["unseen"]) / max(len(by["unseen"]), 1), 3),
+            # with the band: open feet still passed, closed feet the rule is unsure of
+            "open_passed": round(sum(r.probs["open"] < t_unsure and r.probs["unseen"] < 0.5 for r in by["open"])
+                                 / max(len(by["open"]), 1), 3),
+            "closed_unsure": round(sum(t_unsure <= r.probs["open"] < t_open and r.probs["unseen"] < 0.5
+                                       for r in by["closed"]) / max(len(by["closed"]), 1), 3),
             "open_auc": classifier.auc([r.probs["open"] for r in rows if r.kind == "open"],
                                        [r.probs["open"] for r in rows if r.kind == "closed"])}
     return thresholds, validation

@@ -50,6 +50,16 @@ def test_footwear_threshold_comes_from_the_model_unless_the_policy_sets_one():
     assert FootwearCheck(config(footwear={"open_threshold": 0.5})).run(p).status == Status.PASS
 
 
+def test_footwear_scored_just_under_the_fail_point_is_unsure_not_closed():
+    points = {"footwear.open": 0.9, "footwear.open_unsure": 0.5}
+    check = FootwearCheck(config())
+    borderline = check.run(make_perception(classified=feet(0.3, 0.85), operating_points=points))
+    assert borderline.status == Status.UNKNOWN and "supervisor" in borderline.reason_en
+    assert [e.status for e in borderline.evidence] == [Status.PASS, Status.UNKNOWN]
+    assert check.run(make_perception(classified=feet(0.3), operating_points=points)).status == Status.PASS
+    assert check.run(make_perception(classified=feet(0.95, 0.85), operating_points=points)).status == Status.FAIL
+
+
 def test_bare_toes_fail_unless_the_classifier_is_sure_the_foot_is_shod():
     skin = np.zeros((H, W), np.float32)
     paint(skin, make_perception().region("toes_left"), 0.9)
