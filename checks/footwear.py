@@ -99,9 +99,9 @@ class FootwearCheck(Check):
                                 "Shoes not visible (covered by clothing or out of the picture): show your feet",
                                 evidence)
         if unsure:
-            return self.unknown("看不准是否为包脚鞋：请双脚并立、正对摄像头，主管会核对",
-                                "Cannot tell whether these are closed shoes: stand with both feet facing the camera; "
-                                "a supervisor will check", evidence, open_probability=p_open_max)
+            return self.unknown("看不准是否为包脚鞋：请正对摄像头，主管会核对",
+                                "Unclear: face the camera; a supervisor will check", evidence,
+                                open_probability=p_open_max)
         if len(closed) < len(SIDES):
             return self.unknown("只看到一只脚，请双脚并立、正对摄像头",
                                 "Only one foot seen: stand with both feet facing the camera", evidence)

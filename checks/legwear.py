@@ -89,6 +89,5 @@ class LegwearCheck(Check):
                                      ("未穿长裤（短裤、裙子或露腿），请换上工作裤",
                                       "Not in long trousers (shorts, a skirt or bare legs): wear the uniform trousers"),
                                      ("穿着长裤", "Long trousers"),
-                                     ("看不准是否穿着长裤：请正面站直，主管会核对",
-                                      "Cannot tell whether these are long trousers: stand straight facing the camera; "
-                                      "a supervisor will check"))
+                                     ("看不准是否穿着长裤：请站直，主管会核对",
+                                      "Unclear: stand straight; a supervisor will check"))

@@ -26,6 +26,7 @@ from web.app import create_app
 
 FAILING = ("uniform", "badge", "footwear", "cuffs")
 SCREENS = [(1920, 1080), (1280, 800), (1080, 1920)]
+UNSURE_FRONT = ("看不准衣襟是否扣好：请站直，主管会核对", "Unclear: stand straight; a supervisor will check")
 
 
 class ScriptedPipeline(Pipeline):
@@ -41,6 +42,8 @@ class ScriptedPipeline(Pipeline):
         time.sleep(self.delay_s)
         results = {k: CheckResult(k, Status.FAIL if k in self.fail else Status.PASS, 0.9, f"{k} 原因",
                                   f"{k} reason", r.evidence) for k, r in result.results.items()}
+        if "front_closed" in results and "front_closed" not in self.fail:  # the longest line a card shows
+            results["front_closed"] = CheckResult("front_closed", Status.UNKNOWN, 0.0, *UNSURE_FRONT)
         return dataclasses.replace(result, results=results)
 
 
@@ -116,6 +119,10 @@ def test_a_four_fail_verdict_fits_every_screen_and_the_typed_number_is_shown_and
             page.click("#lang-en")  # every line changes, and the choice is remembered
             expect(page.locator("#verdict")).to_have_text("FAIL")
             assert "Roll your sleeves and trouser legs down" in page.inner_text("#cards")
+            # no card cuts its line short: the instruction at its end is what the technician must read
+            cut = page.evaluate("[...document.querySelectorAll('#cards .line')]"
+                                ".filter(e => e.scrollHeight > e.clientHeight + 1).map(e => e.textContent)")
+            assert cut == [], cut
             assert "请" not in page.inner_text("#kiosk") and page.inner_text("#who").startswith("Number T1024")
             expect(page.locator("#lang-en")).to_have_attribute("aria-pressed", "true")
             assert page.get_attribute("#result", "aria-live") == "assertive"
