@@ -24,15 +24,14 @@ def page(policy: str | None = None, error: str | None = None):
     s = station()
     if policy is None:
         policy = s.config_path.read_text(encoding="utf-8") if s.config_path and s.config_path.exists() else ""
-    from station.config import load_config, policy_reference
+    from station.config import policy_reference
     from station.live import plain
 
     refs = sorted(p.name for p in s.references.glob("*.jpg")) if s.references.is_dir() else []
     last = s.live.last_result() if s.live is not None else None
     enrolled = None
     try:
-        config = s.live.config if s.live is not None else \
-            load_config(s.config_path if s.config_path and s.config_path.exists() else None)
+        config = s.config()
         current = config.resolve(config.uniform.prototypes)
         if current.is_file():
             enrolled = s.local(datetime.fromtimestamp(current.stat().st_mtime, timezone.utc))
@@ -103,14 +102,12 @@ def enrol():
     """Enrol the uniform from the reference photos with enrolment's own models, then apply it to the running rules;
     a failed enrolment keeps the previous one in force."""
     from calibration.enrol import EnrolmentError
-    from station.config import load_config
     from station.live import plain
 
     s = station()
     photos = sorted(s.references.glob("*.jpg")) if s.references.is_dir() else []
     with s.calibration_lock:
-        config = s.live.config if s.live is not None else \
-            load_config(s.config_path if s.config_path and s.config_path.exists() else None)
+        config = s.config()
         if config.resolve(config.uniform.prototypes).is_file() and request.form.get("replace") != "yes":
             flash("已有登记：请勾选“替换当前登记”后再登记 / A uniform is already enrolled: tick \"replace the current "
                   "enrolment\" to replace it")

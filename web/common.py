@@ -51,6 +51,15 @@ class Station:
     # the kiosk's preview streams open at once: each holds one of the server's threads for as long as it runs
     streams: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(3))
 
+    def config(self):
+        """The running station's config, else the policy file's (the defaults where there is none); ValueError for
+        a policy that does not load."""
+        from station.config import load_config
+
+        if self.live is not None:
+            return self.live.config
+        return load_config(self.config_path if self.config_path and self.config_path.exists() else None)
+
     def name(self, number: str | None) -> str:
         """The roster's name for a technician number ("" when there is no roster or no such number)."""
         tech = self.roster.find(number) if self.roster is not None and number else None
@@ -174,8 +183,8 @@ def parse_page(args) -> int:
 def record_json(r) -> dict:
     s = station()
     return {"id": r.id, "time_utc": r.created_at.isoformat(), "time_local": s.local(r.created_at).isoformat(),
-            "station": r.station, "technician": r.technician, "name": s.name(r.technician), "verdict": r.verdict, "note": r.note,
-            "final_verdict": r.final_verdict, "frames": r.frames, "evidence": bool(r.evidence_path)
+            "station": r.station, "technician": r.technician, "name": s.name(r.technician), "verdict": r.verdict,
+            "note": r.note, "final_verdict": r.final_verdict, "frames": r.frames, "evidence": bool(r.evidence_path)
             and r.evidence_purged_at is None, "evidence_error": r.evidence_error,
             "checks": {x.check: {"status": x.status, "score": x.score, "reason_zh": x.reason_zh,
                                  "reason_en": x.reason_en, "measurements": x.measurements} for x in r.results},

@@ -56,12 +56,6 @@ def rule_cards(verdict: dict | None, config) -> list[dict]:
     return sorted(cards, key=lambda c: ORDER.get(c["status"], 1))
 
 
-def name_of(number: str | None) -> str:
-    roster = station().roster
-    tech = roster.find(number) if roster is not None and number else None
-    return tech.name if tech is not None else ""
-
-
 @bp.get("/")
 def index():
     roster = station().roster
@@ -77,14 +71,14 @@ def state():
                         "camera_ok": False, "camera_zh": "摄像头未运行", "camera_en": "Camera not running"})
     s = live.state()
     config = getattr(live, "config", None)
-    s["technician_name"] = name_of(s.get("technician"))
+    s["technician_name"] = station().name(s.get("technician"))
     reader = getattr(live, "badge_reader", None)
     s["badge_hint_zh"], s["badge_hint_en"] = BADGE_HINT if reader is not None and not s.get("technician") \
         and s.get("phase") in ("idle", "framing", "collecting") else ("", "")
     s["roster"] = station().roster is not None
     if s.get("verdict"):
         s["verdict"]["cards"] = rule_cards(s["verdict"], config)
-        s["verdict"]["technician_name"] = name_of(s["verdict"].get("technician"))
+        s["verdict"]["technician_name"] = station().name(s["verdict"].get("technician"))
         s["verdict"].pop("checks", None)  # the cards say it, in order, with what to do
     return jsonify(s), 200, {"Cache-Control": "no-store"}
 
@@ -137,4 +131,4 @@ def identify():
     if s.live is None:
         return jsonify(ok=False, error="camera not running"), 409
     accepted = s.live.identify(number, "typed")
-    return jsonify(ok=accepted, number=number, name=name_of(number)), (200 if accepted else 409)
+    return jsonify(ok=accepted, number=number, name=s.name(number)), (200 if accepted else 409)

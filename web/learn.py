@@ -63,10 +63,7 @@ def queue():
 def models():
     s = station()
     live = s.live
-    config = getattr(live, "config", None)
-    if config is None:
-        from station.config import load_config
-        config = load_config(s.config_path)
+    config = s.config()
     store = ModelStore(config.resolve(config.learn.models_dir))
     active = store.active()
     versions = store.versions()
