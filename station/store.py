@@ -34,8 +34,9 @@ EVIDENCE_SUBDIR = "station-evidence"
 DAY_FOLDER = re.compile(r"\d{4}-\d{2}-\d{2}")
 # the evidence photo (boxes drawn) and, beside it, the raw frame it was judged on (`-frame`: site training data)
 PHOTO_FILE = re.compile(r"\d{6}-[0-9a-f]{8}(-frame)?\.jpg")
+# write_atomically's temporary files
 PARTIAL_FILE = re.compile(r"\.\d{6}-[0-9a-f]{8}(-frame)?\.jpg\.[A-Za-z0-9_]+\.tmp")
-TRUTHS = ("pass", "fail")  # write_atomically's temporary files
+TRUTHS = ("pass", "fail")  # what a rule review may say the photo shows
 
 
 def _offset_segments(start: datetime, end: datetime, tz) -> list[tuple[datetime, datetime, int]]:
@@ -43,7 +44,9 @@ def _offset_segments(start: datetime, end: datetime, tz) -> list[tuple[datetime,
     each piece with its offset in minutes."""
     if tz is None:
         return [(start, end, 0)]
-    minutes = (lambda t: int(t.astimezone(tz).utcoffset().total_seconds() // 60))
+    def minutes(t: datetime) -> int:
+        return int(t.astimezone(tz).utcoffset().total_seconds() // 60)
+
     pieces, piece_start, offset, t = [], start, minutes(start), start
     while t < end:
         nxt = min(t + timedelta(minutes=30), end)
@@ -188,6 +191,10 @@ class Override(Base):
     verdict: Mapped[str] = mapped_column(String(8))
     reason: Mapped[str] = mapped_column(Text)
     record: Mapped[Record] = relationship(back_populates="overrides")
+
+
+# a record is always read with its rule results, overrides and rule reviews (the pages and the export need them)
+WITH_CHILDREN = (selectinload(Record.results), selectinload(Record.overrides), selectinload(Record.reviews))
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -377,9 +384,7 @@ class Store:
         if not 1 <= record_id <= MAX_ID:
             raise StoreError(f"no record {record_id}")
         with Session(self.engine) as session:
-            record = session.get(Record, record_id, options=[selectinload(Record.results),
-                                                              selectinload(Record.overrides),
-                                                              selectinload(Record.reviews)])
+            record = session.get(Record, record_id, options=WITH_CHILDREN)
             if record is None:
                 raise StoreError(f"no record {record_id}")
             session.expunge_all()
@@ -400,8 +405,7 @@ class Store:
 
     @staticmethod
     def _filtered(f: RecordFilter):
-        q = select(Record).options(selectinload(Record.results), selectinload(Record.overrides),
-                                   selectinload(Record.reviews))
+        q = select(Record).options(*WITH_CHILDREN)
         if f.date_from:
             q = q.where(Record.created_at >= f.date_from)
         if f.date_to:
@@ -527,9 +531,8 @@ class Store:
         yet reviewed rule by rule ranks by its failed rules (3), frames that disagreed (2.5), unknown rules (2) and
         rules judged with low confidence (1 - score), summed over its rules."""
         since = (now or utcnow()) - timedelta(days=days)
-        q = (select(Record).options(selectinload(Record.results), selectinload(Record.overrides),
-                                    selectinload(Record.reviews))
-             .where(Record.created_at >= since, ~Record.reviews.any(), Record.results.any()))
+        q = select(Record).options(*WITH_CHILDREN).where(Record.created_at >= since, ~Record.reviews.any(),
+                                                         Record.results.any())
         ranked = [(review_priority(r), r) for batch in self.record_batches_of(q) for r in batch]
         ranked.sort(key=lambda pr: (-pr[0], -pr[1].created_at.timestamp(), -pr[1].id))
         return ranked[:limit]
@@ -551,8 +554,7 @@ class Store:
 
     def reviewed_records(self, since: datetime | None = None) -> list[Record]:
         """Every record with at least one rule reviewed (the only ones that are labels), oldest first."""
-        q = (select(Record).options(selectinload(Record.results), selectinload(Record.overrides),
-                                    selectinload(Record.reviews)).where(Record.reviews.any()))
+        q = select(Record).options(*WITH_CHILDREN).where(Record.reviews.any())
         if since is not None:
             q = q.where(Record.created_at >= since)
         out = [r for batch in self.record_batches_of(q) for r in batch]
