@@ -220,10 +220,13 @@ def rescore(dest: Path, name: str, command: str, data: Path, classes: tuple[str,
 
 def main(name: str, doc: str, argv: list[str] | None, *, samples: Callable[[int | None], list[TileSample]],
          classes: tuple[str, ...], crops: Callable[[Keypoints], list[Crop]], copies: dict[str, int], tile: int,
-         min_scale: float, score, epochs: int, data: Path, out: Path, sources: str, tiles: str) -> int:
+         min_scale: float, score, epochs: int, data: Path, out: Path, sources: str, tiles: str,
+         module: str = "") -> int:
     """`python -m models.training.<name> [all|prepare|fit|export|rescore]`: the three steps of a tile classifier,
-    and `rescore`, which chooses the installed model's operating points again on the prepared validation tiles."""
-    ap = argparse.ArgumentParser(prog=f"python -m models.training.{name}", description=doc.split("\n")[0])
+    and `rescore`, which chooses the installed model's operating points again on the prepared validation tiles.
+    `module`: how the command is called when it is not `models.training.<name>` (recorded in the manifest)."""
+    module = module or f"models.training.{name}"
+    ap = argparse.ArgumentParser(prog=f"python -m {module}", description=doc.split("\n")[0])
     ap.add_argument("step", nargs="?", default="all", choices=("all", "prepare", "fit", "export", "rescore"))
     ap.add_argument("--data", type=Path, default=data)
     ap.add_argument("--weights", default=str(WEIGHTS_DIR / DEFAULT_WEIGHTS))
@@ -238,7 +241,7 @@ def main(name: str, doc: str, argv: list[str] | None, *, samples: Callable[[int 
     ap.add_argument("--name", default=name)
     ap.add_argument("--out", type=Path, default=out)
     args = ap.parse_args(argv)
-    command = f"python -m models.training.{name} " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = f"python -m {module} " + " ".join(argv if argv is not None else sys.argv[1:])
     if args.step in ("all", "prepare"):
         summary = prepare(args.data, samples(args.limit), classes, crops, copies, args.imgsz, min_scale,
                           sources=sources)

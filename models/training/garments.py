@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from pathlib import Path
 
 from models.crops import front_crops, legs_crops
 from models.training import classifier
-from models.training.common import (CCP_LICENCE, CCP_NEAR_DUPLICATES_OF_HELD_OUT, CCP_RULES_HELD_OUT, CCP_VAL,
-                                    DEFAULT_WEIGHTS, ROOT, WEIGHTS_DIR, WORK)
+from models.training.common import CCP_NEAR_DUPLICATES_OF_HELD_OUT, CCP_RULES_HELD_OUT, CCP_VAL, ROOT, WORK
 
 TILE = {"front": 96, "legwear": 64}  # an open front is a narrow strip: 96 px keeps its edges and fastenings
 LABELS = Path(__file__).resolve().parent / "labels"
@@ -81,31 +79,17 @@ def scorer(name: str):
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m models.training.garments", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m models.training.garments", description=__doc__.split("\n")[0],
+                                 add_help=False)
     ap.add_argument("model", choices=sorted(MODELS))
-    ap.add_argument("step", nargs="?", default="all", choices=("all", "prepare", "fit", "export", "rescore"))
-    ap.add_argument("--weights", default=str(WEIGHTS_DIR / DEFAULT_WEIGHTS))
-    ap.add_argument("--epochs", type=int, default=20)
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--project", type=Path, default=WORK / "runs")
-    args = ap.parse_args(argv)
-    classes, crops, copies, _, tiles = MODELS[args.model]
-    data, tile = WORK / args.model, TILE[args.model]
-    command = f"python -m models.training.garments {' '.join(argv if argv is not None else sys.argv[1:])}"
-    if args.step in ("all", "prepare"):
-        print(json.dumps(classifier.prepare(data, samples(args.model), classes, crops, copies, tile, 0.3,
-                                            sources=__doc__.split("\n\n")[2])["tiles"]))
-    if args.step in ("all", "fit"):
-        classifier.fit(data, args.weights, args.epochs, tile, args.device, args.batch, args.project, args.model,
-                       args.workers)
-    if args.step in ("all", "export"):
-        print(classifier.export(args.project / args.model, ROOT / "models" / args.model, args.model, command, data,
-                                classes, scorer(args.model), tiles=tiles, licences=CCP_LICENCE))
-    if args.step == "rescore":
-        print(classifier.rescore(ROOT / "models" / args.model, args.model, command, data, classes, scorer(args.model)))
-    return 0
+    known, rest = ap.parse_known_args(sys.argv[1:] if argv is None else argv)
+    name = known.model
+    classes, crops, copies, _, tiles = MODELS[name]
+    return classifier.main(
+        name, __doc__, rest, samples=lambda limit: samples(name)[:limit] if limit else samples(name),
+        classes=classes, crops=crops, copies=copies, tile=TILE[name], min_scale=0.3, score=scorer(name), epochs=20,
+        data=WORK / name, out=ROOT / "models" / name, sources=__doc__.split("\n\n")[2], tiles=tiles,
+        module=f"models.training.garments {name}")
 
 
 if __name__ == "__main__":
