@@ -147,6 +147,19 @@ def foot_crops(kp: Keypoints, min_visibility: float = FOOT_VISIBILITY) -> list[C
     return crops
 
 
+def jewellery_crops(kp: Keypoints, min_visibility: float = 0.5) -> list[Crop]:
+    """The tiles of the jewellery classifier: one per wrist in view (a watch or bracelet sits within about a third
+    of a shoulder width of MediaPipe's wrist point) and one around the neck (a necklace lies from just above the
+    shoulder line to half a shoulder width below it); measured on CCP's bracelet, watch and necklace masks."""
+    s = body_scale(kp)
+    crops = [Crop(f"wrist_{side}", *(kp.point(f"{side}_wrist") - 0.35 * s), 0.7 * s) for side in ("left", "right")
+             if kp.visible(f"{side}_wrist", min_visibility)]
+    if kp.visible("left_shoulder", min_visibility) and kp.visible("right_shoulder", min_visibility):
+        neck = (kp.point("left_shoulder") + kp.point("right_shoulder")) / 2
+        crops.append(Crop("neck", *(neck + (-0.45 * s, -0.35 * s)), 0.9 * s))
+    return crops
+
+
 def front_crops(kp: Keypoints, min_visibility: float = 0.5) -> list[Crop]:
     """The torso tile, named for the front-closed classifier (open jacket or not)."""
     return [Crop("front", c.x, c.y, c.side) for c in attire_crops(kp, min_visibility) if c.part == "torso"
@@ -169,4 +182,5 @@ def legs_crops(kp: Keypoints, min_visibility: float = 0.5) -> list[Crop]:
 
 
 # the tiles each tile classifier judges, by the name its manifest and the config give it
-CLASSIFIER_TILES = {"footwear": foot_crops, "cuffs": limb_crops, "front": front_crops, "legwear": legs_crops}
+CLASSIFIER_TILES = {"footwear": foot_crops, "cuffs": limb_crops, "front": front_crops, "legwear": legs_crops,
+                    "jewellery": jewellery_crops}

@@ -2,7 +2,7 @@
 import numpy as np
 from factories import H, W, make_keypoints
 
-from models.crops import PAD_VALUE, Crop, attire_crops, foot_crops, legs_crops
+from models.crops import PAD_VALUE, Crop, attire_crops, foot_crops, jewellery_crops, legs_crops
 from models.perception import POSE_NAMES, Box, Keypoints
 from models.regions import body_scale
 
@@ -28,6 +28,21 @@ def test_every_part_in_view_gets_a_tile_sized_by_the_body():
 def test_hidden_feet_get_no_tile():
     kp = make_keypoints(hidden=FEET)
     assert foot_crops(kp) == [] and "torso" in {c.part for c in attire_crops(kp)}
+
+
+def test_jewellery_tiles_centre_each_wrist_and_hang_below_the_neck():
+    kp = make_keypoints()
+    s = body_scale(kp)
+    crops = {c.part: c for c in jewellery_crops(kp)}
+    assert set(crops) == {"wrist_left", "wrist_right", "neck"}
+    for side in ("left", "right"):
+        c = crops[f"wrist_{side}"]
+        assert np.allclose([c.x + c.side / 2, c.y + c.side / 2], kp.point(f"{side}_wrist"))
+    neck = crops["neck"]
+    shoulders = (kp.point("left_shoulder") + kp.point("right_shoulder")) / 2
+    # a necklace lies from just above the shoulder line to half a shoulder width below it
+    assert neck.y < shoulders[1] - 0.3 * s and neck.y + neck.side > shoulders[1] + 0.5 * s
+    assert {c.part for c in jewellery_crops(make_keypoints(hidden=("left_wrist",)))} == {"wrist_right", "neck"}
 
 
 def test_legs_tile_is_cut_when_a_skirt_hides_the_knees_but_not_when_they_are_out_of_frame():
