@@ -1,7 +1,9 @@
 """At most N pieces of jewellery (不可佩戴超过3件首饰).
 
 The attire detector looks at the head and neck (necklace), the torso (necklace) and at each hand (watch, bracelet,
-ring); each box it finds is a piece, and a pair of earrings counts as one where the policy says so. More pieces than
+ring); each box it finds is a piece, and a pair of earrings counts as one where the policy says so. The jewellery
+classifier looks at each wrist and the neck: a part it calls adorned, where the detector found no such piece, is one
+more piece (the detector misses most of them). More pieces than
 allowed fail whatever else is hidden; a PASS needs the head and both hands to have been looked at.
 """
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from checks.base import Check, CheckResult, CheckSection, Evidence, Status
-from models.perception import Perception
+from models.perception import Box, Perception
 
 JEWELLERY = ("bracelet", "watch", "earring", "necklace", "ring")
 NEEDED = {"head": ("头颈部", "head and neck"), "hand_left": ("左手", "left hand"), "hand_right": ("右手", "right hand")}
@@ -31,7 +33,7 @@ class AccessoriesCheck(Check):
     fix_zh, fix_en = "请摘下多余的首饰（最多三件）", "Take off extra jewellery (three pieces at most)"
     Policy = AccessoriesPolicy
     order = 50
-    models = ("attire",)
+    models = ("attire", "jewellery")
 
     def run(self, p: Perception) -> CheckResult:
         cfg = self.config.accessories
@@ -39,8 +41,8 @@ class AccessoriesCheck(Check):
             return self.unknown("看不到人", "No person in view")
         min_score = cfg.min_score if cfg.min_score is not None else \
             p.attire.operating_points.get("detector.jewellery", 0.35)
-        pieces = [Evidence.of_box(d, Status.FAIL) for d in p.detections
-                  if d.label in JEWELLERY and d.score >= min_score]
+        found = [d for d in p.detections if d.label in JEWELLERY and d.score >= min_score]
+        pieces = [Evidence.of_box(d, Status.FAIL) for d in found + self.classified_pieces(p, found)]
         ears = [e for e in pieces if e.label.startswith("earring")]
         count = len(pieces) - (1 if cfg.pair_counts_as_one and len(ears) == 2 else 0)
         status = Status.FAIL if count > cfg.max_pieces else Status.PASS
@@ -57,3 +59,24 @@ class AccessoriesCheck(Check):
                                 "hands at your sides", evidence, pieces=count)
         return self.result(status, score, f"首饰 {count} 件（不超过 {cfg.max_pieces} 件）",
                            f"{count} piece(s) of jewellery (at most {cfg.max_pieces})", evidence, pieces=count)
+
+    @staticmethod
+    def classified_pieces(p: Perception, found: list[Box]) -> list[Box]:
+        """A box over each wrist and neck tile that the jewellery classifier calls adorned (at its operating point
+        for that part, on a tile large enough for it) and where the detector counted no such piece already: a watch
+        or bracelet inside that wrist tile, a necklace anywhere."""
+        op = p.attire.operating_points
+        out = []
+        for part in ("wrist_left", "wrist_right", "neck"):
+            probs, tile = p.classified.get(part), p.attire.tiles.get(part)
+            kind = part.split("_")[0]
+            if probs is None or tile is None or tile.width < op.get("jewellery.min_tile_px", 24.0) \
+                    or probs.get("jewellery", 0.0) < op.get(f"jewellery.jewellery_{kind}", 1.0):
+                continue
+            same = ("watch", "bracelet") if kind == "wrist" else ("necklace",)
+            if any(d.label in same and (kind == "neck" or (tile.x1 <= (d.x1 + d.x2) / 2 <= tile.x2
+                                                           and tile.y1 <= (d.y1 + d.y2) / 2 <= tile.y2))
+                   for d in found):
+                continue
+            out.append(Box(tile.x1, tile.y1, tile.x2, tile.y2, probs["jewellery"], f"{part} jewellery"))
+        return out

@@ -84,6 +84,9 @@ class DetectorConfig(Section):
     legwear_model: str = Field("", description="the trousers classifier's manifest; empty: the active "
                                                "installed version's, at first models/legwear/legwear.json; "
                                                "\"none\": skin on the legs decides")
+    jewellery_model: str = Field("", description="the wrist jewellery classifier's manifest; empty: the active "
+                                                 "installed version's, at first models/jewellery/jewellery.json; "
+                                                 "\"none\": the detector alone counts watches and bracelets")
     @staticmethod
     def key_of(model: str) -> str:
         """The key that names a learned model's manifest here (attire -> model, footwear -> footwear_model)."""
@@ -302,6 +305,7 @@ def parse_policy(text: str, path: Path) -> StationConfig:
     from checks.uniform import UniformPrototypes
     from models.detector import Manifest, ModelFileError
     from station.identify import Roster, RosterError
+    from station.model_versions import MODEL_NAMES
 
     problems = []
     home = config.base_dir.resolve()
@@ -315,7 +319,7 @@ def parse_policy(text: str, path: Path) -> StationConfig:
     for key, value in written.items():
         if value is not None and not config.resolve(value).resolve().is_relative_to(home):
             problems.append(f"'{key}': {value!r} is outside the station's folder {home}")
-    for key in ("model", "torso_model", "footwear_model", "cuffs_model", "front_model", "legwear_model"):
+    for key in ("torso_model", *map(DetectorConfig.key_of, MODEL_NAMES)):
         if (name := getattr(config.detector, key)) and name != "none":
             try:
                 Manifest.load(config.resolve(name)).verify()

@@ -85,7 +85,7 @@ def load_attire(config: StationConfig) -> tuple[AttireDetector, str]:
     that version's name. A model path in the config wins over the installed version (it pins that model)."""
     from models.detector import AttireDetector as OnnxAttireDetector
     from models.detector import OnnxClassifier, OnnxDetector
-    from station.model_versions import ModelStore
+    from station.model_versions import MODEL_NAMES, ModelStore
 
     cfg = config.detector
     installed = ModelStore(config.resolve(config.learn.models_dir))
@@ -100,7 +100,7 @@ def load_attire(config: StationConfig) -> tuple[AttireDetector, str]:
     per_part = {"torso": OnnxDetector(config.resolve(cfg.torso_model), conf=cfg.conf, threads=cfg.threads)} \
         if cfg.torso_model else {}
     classifiers = {name: OnnxClassifier(manifest(name), cfg.threads)
-                   for name in ("footwear", "cuffs", "front", "legwear") if getattr(cfg, cfg.key_of(name)) != "none"}
+                   for name in MODEL_NAMES if name != "attire" and getattr(cfg, cfg.key_of(name)) != "none"}
     return OnnxAttireDetector(detector, classifiers, config.framing.min_visibility, per_part), version
 
 

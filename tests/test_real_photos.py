@@ -49,6 +49,21 @@ def test_sandals_and_rolled_trousers(pipeline, shared_eval):
     assert frame.overall == Status.FAIL
 
 
+def test_bracelets_are_counted_once_at_full_and_webcam_resolution(pipeline, shared_eval):
+    # ccp_0811 wears bracelets on her left wrist (ccp-public: jewellery 1); -small is the same photo as a cheap webcam
+    # sees it. The jewellery classifier calls that wrist adorned at both sizes; where the detector boxes the bracelet
+    # too, it is still one piece.
+    for folder in ("ccp-public", "ccp-public-small"):
+        frame = pipeline.run(read_image(shared_eval / f"{folder}/images/ccp_0811.jpg"))
+        p = frame.perception
+        assert p.classified["wrist_left"]["jewellery"] >= p.attire.operating_points["jewellery.jewellery_wrist"]
+        assert p.classified["wrist_right"]["jewellery"] < p.attire.operating_points["jewellery.jewellery_wrist"]
+        result = frame.results["accessories"]
+        on_wrist = [e for e in result.evidence if e.label.startswith("wrist_") or e.label in ("bracelet", "watch")]
+        assert len(on_wrist) == 1 and result.measurements["pieces"] == len(result.evidence), (folder, result)
+        assert result.status == Status.PASS  # bracelets and a necklace: not more than three pieces
+
+
 def test_upper_body_photo_judges_what_it_sees(pipeline, shared_eval):
     frame = pipeline.run(read_image(shared_eval / "princeid-public/images/PXL_20240320_050355512.jpg"))
     assert frame.results["footwear"].status == Status.UNKNOWN  # feet out of frame: never a guess

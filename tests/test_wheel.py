@@ -44,7 +44,7 @@ def test_the_wheel_carries_every_model_and_no_training_code(installed, tmp_path)
     data = json.loads(out.stdout)
     assert data["file"].startswith(str(site))
     assert set(data["manifests"]) >= {"attire/attire.json", "footwear/footwear.json", "cuffs/cuffs.json",
-                                      "front/front.json", "legwear/legwear.json"}
+                                      "front/front.json", "legwear/legwear.json", "jewellery/jewellery.json"}
     assert not (site / "models" / "training").exists()  # training stays out of the station wheel
 
 

@@ -4,6 +4,7 @@ import pytest
 from factories import H, W, config, make_keypoints, make_perception, paint
 
 from checks.accessories import AccessoriesCheck
+from models.crops import jewellery_crops
 from checks.badge import BadgeCheck
 from checks.base import Status
 from checks.cuffs import CuffsCheck
@@ -183,6 +184,35 @@ def test_accessories_count_and_pairs():
     assert check.run(make_perception(detections=faint)).status == Status.PASS
     strict = AccessoriesCheck(config(accessories={"max_pieces": 0}))
     assert strict.run(make_perception(detections=[piece("ring", 1)])).status == Status.FAIL
+
+
+def test_accessories_count_each_adorned_wrist_and_neck_once():
+    kp = make_keypoints()
+    tiles = {c.part: c.box for c in jewellery_crops(kp)}
+    left = tiles["wrist_left"]
+    worn = {"wrist_left": {"bare": 0.1, "jewellery": 0.9}, "wrist_right": {"bare": 0.7, "jewellery": 0.3},
+            "neck": {"bare": 0.2, "jewellery": 0.8}}
+    points = {"jewellery.jewellery_wrist": 0.6, "jewellery.jewellery_neck": 0.7, "jewellery.min_tile_px": 24}
+    rings = [Box(x, 100, x + 10, 110, 0.8, "ring") for x in (100, 200)]
+    check = AccessoriesCheck(config())
+
+    def judged(detections, op=points):
+        return check.run(make_perception(keypoints=kp, detections=detections, classified=worn, operating_points=op,
+                                         extra_tiles=tiles))
+
+    result = judged(rings)
+    assert result.status == Status.FAIL and result.measurements["pieces"] == 4
+    assert sorted(e.label for e in result.evidence if "ring" not in e.label) == ["neck jewellery",
+                                                                                 "wrist_left jewellery"]
+    # the watch the detector found on that wrist, and a necklace it found, are the same pieces, not more
+    cx, cy = (left.x1 + left.x2) / 2, (left.y1 + left.y2) / 2
+    watch = Box(cx - 5, cy - 5, cx + 5, cy + 5, 0.8, "watch")
+    necklace = Box(600, 150, 680, 200, 0.8, "necklace")
+    assert judged(rings + [watch, necklace]).measurements["pieces"] == 4
+    # a tile smaller than the classifier judges, or a part under its operating point, adds nothing
+    assert judged(rings, {**points, "jewellery.min_tile_px": 10_000}).status == Status.PASS
+    assert judged(rings, {**points, "jewellery.jewellery_wrist": 0.95}).measurements["pieces"] == 3
+    assert judged(rings, {**points, "jewellery.jewellery_neck": 0.95}).measurements["pieces"] == 3
 
 
 def test_accessories_pass_only_with_head_and_both_hands_seen():
