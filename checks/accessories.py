@@ -74,8 +74,8 @@ class AccessoriesCheck(Check):
                     or probs.get("jewellery", 0.0) < op.get(f"jewellery.jewellery_{kind}", 1.0):
                 continue
             same = ("watch", "bracelet") if kind == "wrist" else ("necklace",)
-            if any(d.label in same and (kind == "neck" or (tile.x1 <= (d.x1 + d.x2) / 2 <= tile.x2
-                                                           and tile.y1 <= (d.y1 + d.y2) / 2 <= tile.y2))
+            if any(d.label in same and (kind == "neck" or (tile.x1 <= d.center[0] <= tile.x2
+                                                           and tile.y1 <= d.center[1] <= tile.y2))
                    for d in found):
                 continue
             out.append(Box(tile.x1, tile.y1, tile.x2, tile.y2, probs["jewellery"], f"{part} jewellery"))

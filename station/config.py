@@ -84,9 +84,10 @@ class DetectorConfig(Section):
     legwear_model: str = Field("", description="the trousers classifier's manifest; empty: the active "
                                                "installed version's, at first models/legwear/legwear.json; "
                                                "\"none\": skin on the legs decides")
-    jewellery_model: str = Field("", description="the wrist jewellery classifier's manifest; empty: the active "
-                                                 "installed version's, at first models/jewellery/jewellery.json; "
-                                                 "\"none\": the detector alone counts watches and bracelets")
+    jewellery_model: str = Field("", description="the jewellery classifier's manifest (each wrist and the neck); "
+                                                 "empty: the active installed version's, at first "
+                                                 "models/jewellery/jewellery.json; \"none\": the detector alone "
+                                                 "counts watches, bracelets and necklaces")
     @staticmethod
     def key_of(model: str) -> str:
         """The key that names a learned model's manifest here (attire -> model, footwear -> footwear_model)."""

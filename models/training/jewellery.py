@@ -59,7 +59,9 @@ def _split(i: int) -> str:
 
 
 def _mask_labels(i: int, names: list[str], pose: PoseCache) -> dict[str, str]:
-    """Per wrist from CCP's masks: the wrist nearest each bracelet or watch (within NEAR_WRIST) is `jewellery`."""
+    """Per tile from CCP's masks: the wrist nearest each bracelet or watch (within NEAR_WRIST) or `accessories` mask
+    (within NEAR_ACCESSORY) is `jewellery`, one with only a ring near it is left out; the neck is `jewellery` when
+    the photo has a necklace."""
     mask = ccp_mask(i)
     kp = pose(f"ccp_{i:04d}", cv2.imread(str(CCP / f"photos/{i:04d}.jpg")))
     if kp is None:
