@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.perception import Keypoints, Region
+from models.perception import POSE_INDEX, Keypoints, Region
 
 SIDES = ("left", "right")
 # (region, from joint, to joint, width in body scales, start, end as fractions of the segment)
@@ -65,6 +65,52 @@ def body_scale(kp: Keypoints) -> float:
     shoulder_w = float(np.hypot(*(ls - rs)))
     torso_h = float(np.hypot(*((ls + rs) / 2 - (lh + rh) / 2)))
     return max(shoulder_w, 0.55 * torso_h, 1.0)
+
+
+SURE_FOOT = 0.7  # a foot MediaPipe rates this high is where it says (a shadow must not move it)
+TOE_TO_SOLE = 0.18  # body scales from the toe keypoint down to where the silhouette ends: the median on ccp-public
+FOOT_DISPLACED = 0.35  # the silhouette ends this far below the toe: the pose put the foot on the shin
+HEM_WIDTH = 1.2  # body scales: on ccp-public feet and trouser legs 0.15 s above the silhouette's end are 0.4-1.0
+
+
+def feet_on_silhouette(kp: Keypoints, person_mask: np.ndarray, min_visibility: float = 0.1) -> Keypoints:
+    """The pose with each foot MediaPipe is unsure of checked against where the person's silhouette ends.
+
+    Under a long skirt, wide trousers or tights MediaPipe often rates the feet below FOOT_VISIBILITY (dropping them)
+    or puts them on the shins. When the silhouette below that ankle ends inside the frame, it shows where the foot
+    is: a foot the silhouette confirms counts as seen, and one far above the silhouette's end is moved down to it.
+    Where the silhouette runs off the bottom of the frame (feet cut off) or stops above the toe (something in front),
+    nothing changes.
+    """
+    h, w = person_mask.shape
+    s = body_scale(kp)
+    xy, vis = kp.xy.copy(), kp.visibility.copy()
+    for side in SIDES:
+        idx = [POSE_INDEX[f"{side}_{j}"] for j in ("ankle", "heel", "foot_index")]
+        ankle, toe = xy[idx[0]], xy[idx[2]]
+        v = min(vis[idx[0]], vis[idx[2]])
+        if v >= SURE_FOOT or v < min_visibility:
+            continue
+        x0, x1 = int(max(0.0, ankle[0] - 0.35 * s)), int(min(float(w), ankle[0] + 0.35 * s))
+        y0 = int(np.clip(ankle[1], 0, h - 1))
+        if x1 <= x0:
+            continue
+        # the silhouette below the ankle, row by row, until a row of the band holds none of it
+        rows = (person_mask[y0:, x0:x1] > 0.5).sum(axis=1) >= max(2, int(0.04 * s))
+        gaps = np.flatnonzero(~rows)
+        if len(gaps) == 0 or gaps[0] == 0:
+            continue  # runs off the frame's bottom, or the ankle is not on the silhouette
+        end = y0 + gaps[0] - 1
+        gap = (end - toe[1]) / s
+        # just above its end the silhouette of feet or trouser legs is narrow; a skirt or coat to the floor is not,
+        # and its hem says nothing about the feet under it
+        row = person_mask[max(0, end - int(0.15 * s)), int(max(0.0, ankle[0] - 1.5 * s)):int(ankle[0] + 1.5 * s)]
+        if gap < -0.1 or (row > 0.5).sum() > HEM_WIDTH * s:
+            continue
+        if gap > FOOT_DISPLACED:
+            xy[idx, 1] += (gap - TOE_TO_SOLE) * s
+        vis[idx] = np.maximum(vis[idx], FOOT_VISIBILITY)
+    return Keypoints(xy, vis, kp.image_size)
 
 
 def build_regions(kp: Keypoints, min_visibility: float = 0.5) -> dict[str, Region]:

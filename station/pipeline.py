@@ -13,7 +13,7 @@ from checks.base import CheckResult, Status
 from checks.registry import build_checks
 from models.interfaces import AttireDetector, FaceDetector, PersonSegmenter, PoseEstimator
 from models.perception import AttireFindings, Box, Perception
-from models.regions import build_regions
+from models.regions import build_regions, feet_on_silhouette
 from station.config import StationConfig
 from station.framing import assess_framing
 
@@ -168,6 +168,8 @@ class Pipeline:
             if crop_x != (0, w):
                 person_mask[:, : crop_x[0]] = 0
                 person_mask[:, crop_x[1]:] = 0
+            if pose is not None:
+                pose = feet_on_silhouette(pose, person_mask)
         with timer("regions"):
             regions = build_regions(pose, cfg.framing.min_visibility) if pose is not None else {}
             framing = assess_framing(pose, faces, cfg.framing.min_visibility, cfg.framing.min_facing_ratio,

@@ -49,6 +49,20 @@ def test_sandals_and_rolled_trousers(pipeline, shared_eval):
     assert frame.overall == Status.FAIL
 
 
+def test_feet_under_a_long_skirt_are_found_where_the_silhouette_ends(pipeline, shared_eval):
+    # ccp_0719: boots below a pleated skirt. MediaPipe puts both feet on the shins and rates them 0.2-0.25, so the
+    # feet used to be "not in view"; the silhouette shows them. ccp_0840: a skirt to the ground hides the feet, and
+    # its hem must not be judged as shoes.
+    boots = pipeline.run(read_image(shared_eval / "ccp-public/images/ccp_0719.jpg"))
+    assert boots.results["footwear"].status == Status.PASS
+    soles = np.flatnonzero((boots.perception.person_mask[:, 240:360] > 0.5).any(axis=1)).max()
+    for side in ("left", "right"):
+        tile = boots.perception.attire.tiles[f"foot_{side}"]
+        assert tile.y1 < soles - 20 < tile.y2  # the boot, not the skirt above it
+    hem = pipeline.run(read_image(shared_eval / "ccp-public/images/ccp_0840.jpg"))
+    assert hem.results["footwear"].status == Status.UNKNOWN
+
+
 def test_bracelets_are_counted_once_at_full_and_webcam_resolution(pipeline, shared_eval):
     # ccp_0811 wears bracelets on her left wrist (ccp-public: jewellery 1); -small is the same photo as a cheap webcam
     # sees it. The jewellery classifier calls that wrist adorned at both sizes; where the detector boxes the bracelet

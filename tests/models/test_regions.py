@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from factories import make_keypoints
 
-from models.perception import Box, Keypoints, Region
-from models.regions import build_regions
+from models.perception import POSE_INDEX, Box, Keypoints, Region
+from models.regions import FOOT_VISIBILITY, build_regions, feet_on_silhouette
 
 
 def centre_x(region: Region) -> float:
@@ -77,3 +77,43 @@ def test_local_mask_is_the_full_mask_cropped_including_off_frame_regions():
         assert x2 <= shape[1] and y2 <= shape[0]
     gone = Region("gone", np.array([[-50, -50], [-10, -50], [-10, -10]]))
     assert gone.local_mask(1280, 720)[1].size == 0 and not gone.mask(shape).any()
+
+
+def legs_mask(end_y: int, leg_width: int = 60, h: int = 720, w: int = 1280) -> np.ndarray:
+    """The standing person's silhouette from the hips down: two legs ending at `end_y` (the soles)."""
+    mask = np.zeros((h, w), np.float32)
+    for x in (590, 690):
+        mask[380:end_y + 1, x - leg_width // 2:x + leg_width // 2] = 1.0
+    return mask
+
+
+def low_feet_on_the_shins(visibility: float = 0.3) -> Keypoints:
+    """MediaPipe under a long skirt: both feet rated low and placed 80 px up the shins."""
+    feet = {f"{side}_{j}": (x, y - 80) for side, x in (("left", 690), ("right", 590))
+            for j, y in (("ankle", 640), ("heel", 655), ("foot_index", 675))}
+    kp = make_keypoints(feet)
+    for side in ("left", "right"):
+        for j in ("ankle", "heel", "foot_index"):
+            kp.visibility[POSE_INDEX[f"{side}_{j}"]] = visibility
+    return kp
+
+
+def test_feet_the_pose_put_on_the_shins_move_down_to_where_the_silhouette_ends():
+    kp = feet_on_silhouette(low_feet_on_the_shins(), legs_mask(end_y=700))
+    for side in ("left", "right"):
+        assert kp.visible(f"{side}_ankle", FOOT_VISIBILITY) and kp.visible(f"{side}_foot_index", FOOT_VISIBILITY)
+        assert 660 <= kp.point(f"{side}_foot_index")[1] < 700  # the toe a little above the sole, not on the shin
+    assert "foot_left" in build_regions(kp) and "foot_left" not in build_regions(low_feet_on_the_shins())
+
+
+def test_a_foot_the_pose_is_sure_of_stays_where_it_is():
+    kp = make_keypoints()  # visibility 0.98; a shadow makes the silhouette run on below the feet
+    assert np.array_equal(feet_on_silhouette(kp, legs_mask(end_y=715)).xy, kp.xy)
+
+
+def test_feet_stay_unseen_where_the_silhouette_runs_off_the_frame_or_ends_in_a_wide_hem():
+    low = low_feet_on_the_shins()
+    for mask in (legs_mask(end_y=719),  # cut off by the frame's bottom edge: the feet may be below it
+                 legs_mask(end_y=700, leg_width=160)):  # a skirt to the floor: its hem hides the feet
+        kp = feet_on_silhouette(low, mask)
+        assert np.array_equal(kp.xy, low.xy) and not kp.visible("left_ankle", FOOT_VISIBILITY)
