@@ -18,7 +18,8 @@ MIN_TOE_PIXELS = 12  # fewer skin-model pixels on the toes than this: too small 
 # when the classifier's manifest names none; sure_closed and the 0.6 skin limit: on the validation feet (CCP
 # 0601-0700 and every 10th of 1005-1800) no closed foot of 229 fails for skin on its toes with them (nor with 0.5
 # and 0.95, which failed 3 closed shoes of ccp-public: instep skin above pumps and mary-janes)
-DEFAULTS = {"open": 0.5, "unseen": 0.5, "min_tile_px": 24.0, "sure_closed": 0.8}
+DEFAULTS = {"open": 0.5, "unseen": 0.5, "min_tile_px": 24.0, "sure_closed": 0.8,
+            "open_unsure": 1.0, "open_small": 0.0, "small_tile_px": 0.0}  # no band, no small-tile point
 
 
 class FootwearPolicy(CheckSection):
@@ -47,8 +48,10 @@ class FootwearCheck(Check):
         cfg = self.config.footwear
         op = {k: p.attire.operating_points.get(f"footwear.{k}", v) for k, v in DEFAULTS.items()}
         t_open = cfg.open_threshold if cfg.open_threshold is not None else op["open"]
-        # from here to t_open the classifier cannot tell (chosen on validation; a manifest without it: no band)
-        t_unsure = min(t_open, p.attire.operating_points.get("footwear.open_unsure", t_open))
+        # a small foot tile (a cheap webcam, a person far back) is scored less surely: its own, higher fail point,
+        # chosen on validation; from t_unsure up to the fail point the classifier cannot tell, never a PASS
+        t_small = max(t_open, op["open_small"]) if cfg.open_threshold is None else t_open
+        t_unsure = min(t_open, op["open_unsure"])
         feet = {side: p.attire.tiles[f"foot_{side}"] for side in SIDES if f"foot_{side}" in p.attire.tiles}
         if not feet:
             return self.unknown("看不到双脚，请后退让双脚进入画面", "Feet not in view: step back so your feet show")
@@ -65,8 +68,10 @@ class FootwearCheck(Check):
                 small.append(side)
                 continue
             p_open_max = max(p_open_max, p_open)
-            if p_open >= t_open or bare is not None:
-                open_feet.append((side, p_open, bare))
+            far = tile.width < op["small_tile_px"]
+            looks_open = p_open >= (t_small if far else t_open)
+            if looks_open or bare is not None:
+                open_feet.append((side, looks_open, bare))
                 evidence.append(Evidence.of_box(tile, Status.FAIL, f"foot_{side}"))
                 if bare is not None:
                     evidence.append(Evidence.of_region(p.regions[f"toes_{side}"], Status.FAIL, bare))
@@ -74,7 +79,7 @@ class FootwearCheck(Check):
                 unseen.append(side)
                 evidence.append(Evidence.of_box(tile, Status.UNKNOWN, f"foot_{side}"))
             elif p_open >= t_unsure:
-                unsure.append(side)
+                unsure.append(far)
                 evidence.append(Evidence.of_box(tile, Status.UNKNOWN, f"foot_{side}"))
             else:
                 closed.append((side, p_open))
@@ -82,12 +87,12 @@ class FootwearCheck(Check):
         if open_feet:
             which_zh = "、".join(SIDES[s][0] for s, _, _ in open_feet)
             which_en = " and ".join(SIDES[s][1] for s, _, _ in open_feet)
-            if any(b is not None for _, _, b in open_feet) and all(po < t_open for _, po, _ in open_feet):
+            if not any(looks_open for _, looks_open, _ in open_feet):
                 share = max(b for _, _, b in open_feet if b is not None)
                 return self.result(Status.FAIL, min(1.0, 0.6 + share / 2), f"{which_zh}露出脚趾皮肤：疑似赤脚或露趾鞋，请穿包脚鞋",
                                    f"Bare toes on the {which_en}: bare feet or open shoes; wear closed shoes",
                                    evidence, open_probability=p_open_max, toe_skin=share)
-            return self.result(Status.FAIL, max(po for _, po, _ in open_feet),
+            return self.result(Status.FAIL, p_open_max,
                                f"{which_zh}穿着拖鞋、凉鞋或露趾鞋，请换上包脚鞋",
                                f"Open footwear on the {which_en} (sandals, slippers or open toes): wear closed shoes",
                                evidence, open_probability=p_open_max)
@@ -98,6 +103,10 @@ class FootwearCheck(Check):
             return self.unknown("看不清鞋子（被衣物遮挡或不在画面中），请露出双脚",
                                 "Shoes not visible (covered by clothing or out of the picture): show your feet",
                                 evidence)
+        if unsure and any(unsure):
+            return self.unknown("距离太远，看不准是否为包脚鞋：请走近一些，主管会核对",
+                                "Cannot tell the shoes at this distance: please step closer; a supervisor will check",
+                                evidence, open_probability=p_open_max)
         if unsure:
             return self.unknown("看不准是否为包脚鞋：请正对摄像头，主管会核对",
                                 "Unclear: face the camera; a supervisor will check", evidence,

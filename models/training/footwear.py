@@ -43,6 +43,9 @@ FOOTWEAR_LABELS = ("shoes", "boots", "sneakers", "loafers", "flats", "pumps", "h
 MAX_CLOSED_FAILED = 0.02  # a wrong FAIL sends a technician home to change shoes: at most 2 % of people in closed shoes
 MAX_CLOSED_UNSURE = 0.05  # people in closed shoes the rule may be unsure of (a supervisor looks) rather than pass
 MIN_ACCURACY = 0.8  # feet whose tile size band is judged right less often than this are "step closer"
+# a foot tile under this many pixels (a person about 300 px tall: a cheap webcam, or standing far back) is scored less
+# surely, and closed shoes reach P(open) 0.9 three times as often: such feet get their own fail point
+SMALL_TILE_PX = 40
 
 
 class BareFeet:
@@ -86,26 +89,40 @@ def samples(limit: int | None = None) -> list[classifier.TileSample]:
 
 
 def score(scored: list[classifier.Scored]) -> tuple[dict, dict]:
-    """Operating points from the validation feet: the P(open) threshold from the full-resolution closed feet, the
-    smallest foot tile judged right often enough; then open recall, closed feet failed and accuracy per scale."""
+    """Operating points from the validation feet: the P(open) threshold from the closed feet (and its own for small
+    tiles), the smallest foot tile judged right often enough; then open recall, closed feet failed and accuracy per
+    scale."""
     # the rule fails a person when either foot looks open: the threshold is set on each validation person's more
     # open-looking foot, at every scale
     people: dict[tuple[str, str], float] = {}
+    small: dict[tuple[str, str], float] = {}  # the same, over the feet whose tiles are small
     for r in scored:
         if r.kind == "closed":
             people[(r.photo, r.scale)] = max(people.get((r.photo, r.scale), 0.0), r.probs["open"])
+            if r.side_px < SMALL_TILE_PX:
+                small[(r.photo, r.scale)] = max(small.get((r.photo, r.scale), 0.0), r.probs["open"])
     t_open = classifier.operating_point(list(people.values()), MAX_CLOSED_FAILED)
+    # never below the general point: a small foot is not failed on less than a large one
+    t_small = classifier.operating_point(list(small.values()), MAX_CLOSED_FAILED, lo=t_open, hi=0.995)
+
+    def fails(r: classifier.Scored) -> bool:
+        return r.probs["open"] >= (t_small if r.side_px < SMALL_TILE_PX else t_open) and r.probs["unseen"] < 0.5
+
     # below it, a band where the rule cannot tell and says so: at most MAX_CLOSED_UNSURE of the people in closed
     # shoes fall in it, and an open shoe scored just under the fail point is no longer a confident "Closed shoes"
     t_unsure = min(t_open, classifier.operating_point(list(people.values()), MAX_CLOSED_UNSURE, lo=0.05))
 
     def right(r: classifier.Scored) -> bool:
         return (r.probs["unseen"] >= 0.5) if r.kind == "unseen" else \
-            (r.probs["open"] >= t_open) == (r.kind == "open") and r.probs["unseen"] < 0.5
+            fails(r) == (r.kind == "open") and r.probs["unseen"] < 0.5
 
-    min_px = classifier.smallest_judged_size([(r.side_px, right(r)) for r in scored if r.kind != "unseen"],
-                                             MIN_ACCURACY)
-    thresholds = {"open": round(t_open, 3), "open_unsure": round(t_unsure, 3), "unseen": 0.5, "min_tile_px": min_px}
+    # the size below which a foot is "step closer" is where the classifier stops telling open from closed at the
+    # general point; the small-tile point then moves its doubtful open scores into the unsure band, not into a PASS
+    min_px = classifier.smallest_judged_size(
+        [(r.side_px, (r.probs["open"] >= t_open) == (r.kind == "open")) for r in scored if r.kind != "unseen"],
+        MIN_ACCURACY)
+    thresholds = {"open": round(t_open, 3), "open_small": round(t_small, 3), "small_tile_px": SMALL_TILE_PX,
+                  "open_unsure": round(t_unsure, 3), "unseen": 0.5, "min_tile_px": min_px}
     validation = {}
     for tag in sorted({r.scale for r in scored}, reverse=True):
         rows = [r for r in scored if r.scale == tag]
@@ -114,15 +131,14 @@ def score(scored: list[classifier.Scored]) -> tuple[dict, dict]:
         validation[tag] = {
             "feet": len(rows), "too_small": len(rows) - len(judged),
             "open_recall": round(sum(right(r) for r in by["open"]) / max(len(by["open"]), 1), 3),
-            "closed_failed": round(sum(r.probs["open"] >= t_open and r.probs["unseen"] < 0.5 for r in by["closed"])
-                                   / max(len(by["closed"]), 1), 3),
+            "closed_failed": round(sum(fails(r) for r in by["closed"]) / max(len(by["closed"]), 1), 3),
             "accuracy": round(sum(right(r) for r in by["open"] + by["closed"])
                               / max(len(by["open"]) + len(by["closed"]), 1), 3),
             "unseen_recall": round(sum(right(r) for r in by["unseen"]) / max(len(by["unseen"]), 1), 3),
             # with the band: open feet still passed, closed feet the rule is unsure of
             "open_passed": round(sum(r.probs["open"] < t_unsure and r.probs["unseen"] < 0.5 for r in by["open"])
                                  / max(len(by["open"]), 1), 3),
-            "closed_unsure": round(sum(t_unsure <= r.probs["open"] < t_open and r.probs["unseen"] < 0.5
+            "closed_unsure": round(sum(t_unsure <= r.probs["open"] and not fails(r) and r.probs["unseen"] < 0.5
                                        for r in by["closed"]) / max(len(by["closed"]), 1), 3),
             "open_auc": classifier.auc([r.probs["open"] for r in rows if r.kind == "open"],
                                        [r.probs["open"] for r in rows if r.kind == "closed"])}

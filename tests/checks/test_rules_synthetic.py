@@ -1,7 +1,7 @@
 """Each rule on synthetic perceptions: painted skin maps, placed badge boxes. No model is loaded."""
 import numpy as np
 import pytest
-from factories import H, W, config, make_keypoints, make_perception, paint
+from factories import H, W, config, make_keypoints, make_perception, paint, tiles_of
 
 from checks.accessories import AccessoriesCheck
 from models.crops import jewellery_crops
@@ -59,6 +59,21 @@ def test_footwear_scored_just_under_the_fail_point_is_unsure_not_closed():
     assert [e.status for e in borderline.evidence] == [Status.PASS, Status.UNKNOWN]
     assert check.run(make_perception(classified=feet(0.3), operating_points=points)).status == Status.PASS
     assert check.run(make_perception(classified=feet(0.95, 0.85), operating_points=points)).status == Status.FAIL
+
+
+def test_a_small_foot_needs_a_surer_score_to_fail_and_is_asked_to_step_closer():
+    points = {"footwear.open": 0.9, "footwear.open_unsure": 0.5, "footwear.open_small": 0.97}
+    check = FootwearCheck(config())
+    tile_side = tiles_of(make_keypoints())["foot_left"].width
+    far = dict(points, **{"footwear.small_tile_px": tile_side + 1})  # these feet are small for the model
+    doubtful = check.run(make_perception(classified=feet(0.95, 0.1), operating_points=far))
+    assert doubtful.status == Status.UNKNOWN and "step closer" in doubtful.reason_en
+    assert check.run(make_perception(classified=feet(0.99, 0.1), operating_points=far)).status == Status.FAIL
+    near = dict(points, **{"footwear.small_tile_px": tile_side - 1})
+    assert check.run(make_perception(classified=feet(0.95, 0.1), operating_points=near)).status == Status.FAIL
+    # a site's own fail point applies at every size
+    own = FootwearCheck(config(footwear={"open_threshold": 0.9}))
+    assert own.run(make_perception(classified=feet(0.95, 0.1), operating_points=far)).status == Status.FAIL
 
 
 def test_bare_toes_fail_unless_the_classifier_is_sure_the_foot_is_shod():
