@@ -103,7 +103,7 @@ class FootwearCheck(Check):
             return self.unknown("看不清鞋子（被衣物遮挡或不在画面中），请露出双脚",
                                 "Shoes not visible (covered by clothing or out of the picture): show your feet",
                                 evidence)
-        if unsure and any(unsure):
+        if any(unsure):  # a small foot among them: coming closer is what helps
             return self.unknown("距离太远，看不准是否为包脚鞋：请走近一些，主管会核对",
                                 "Cannot tell the shoes at this distance: please step closer; a supervisor will check",
                                 evidence, open_probability=p_open_max)

@@ -168,9 +168,9 @@ class Pipeline:
             if crop_x != (0, w):
                 person_mask[:, : crop_x[0]] = 0
                 person_mask[:, crop_x[1]:] = 0
+        with timer("regions"):
             if pose is not None:
                 pose = feet_on_silhouette(pose, person_mask)
-        with timer("regions"):
             regions = build_regions(pose, cfg.framing.min_visibility) if pose is not None else {}
             framing = assess_framing(pose, faces, cfg.framing.min_visibility, cfg.framing.min_facing_ratio,
                                      person_mask, cfg.camera.mirrored, image)

@@ -105,22 +105,21 @@ def score(scored: list[classifier.Scored]) -> tuple[dict, dict]:
     # never below the general point: a small foot is not failed on less than a large one
     t_small = classifier.operating_point(list(small.values()), MAX_CLOSED_FAILED, lo=t_open, hi=0.995)
 
-    def fails(r: classifier.Scored) -> bool:
-        return r.probs["open"] >= (t_small if r.side_px < SMALL_TILE_PX else t_open) and r.probs["unseen"] < 0.5
+    def fails(r: classifier.Scored, t_far: float = t_small) -> bool:
+        return r.probs["open"] >= (t_far if r.side_px < SMALL_TILE_PX else t_open) and r.probs["unseen"] < 0.5
 
     # below it, a band where the rule cannot tell and says so: at most MAX_CLOSED_UNSURE of the people in closed
     # shoes fall in it, and an open shoe scored just under the fail point is no longer a confident "Closed shoes"
     t_unsure = min(t_open, classifier.operating_point(list(people.values()), MAX_CLOSED_UNSURE, lo=0.05))
 
-    def right(r: classifier.Scored) -> bool:
+    def right(r: classifier.Scored, t_far: float = t_small) -> bool:
         return (r.probs["unseen"] >= 0.5) if r.kind == "unseen" else \
-            fails(r) == (r.kind == "open") and r.probs["unseen"] < 0.5
+            fails(r, t_far) == (r.kind == "open") and r.probs["unseen"] < 0.5
 
     # the size below which a foot is "step closer" is where the classifier stops telling open from closed at the
     # general point; the small-tile point then moves its doubtful open scores into the unsure band, not into a PASS
-    min_px = classifier.smallest_judged_size(
-        [(r.side_px, (r.probs["open"] >= t_open) == (r.kind == "open")) for r in scored if r.kind != "unseen"],
-        MIN_ACCURACY)
+    min_px = classifier.smallest_judged_size([(r.side_px, right(r, t_open)) for r in scored if r.kind != "unseen"],
+                                             MIN_ACCURACY)
     thresholds = {"open": round(t_open, 3), "open_small": round(t_small, 3), "small_tile_px": SMALL_TILE_PX,
                   "open_unsure": round(t_unsure, 3), "unseen": 0.5, "min_tile_px": min_px}
     validation = {}
