@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from models.crops import Crop
+from models.detector import sha256_file
 from models.perception import Keypoints
 from models.training.common import (CCP, CCP_LICENCE, DEFAULT_WEIGHTS, WEIGHTS_DIR, WORK, PoseCache, check_weights,
                                     degrade, export_onnx, jittered, offline_ultralytics, progress, write_manifest)
@@ -218,16 +219,51 @@ def rescore(dest: Path, name: str, command: str, data: Path, classes: tuple[str,
     return path
 
 
+def add_probe(dest: Path, name: str, command: str, data: Path, classes: tuple[str, ...],
+              scorer: Callable[[list], tuple[dict, dict]], weights: str, project: Path,
+              tuned: Path | None = None) -> Path:
+    """The installed NAME.onnx (or `tuned`, a fine-tuned export) combined with a linear probe fitted on the prepared
+    training tiles (`models.training.probe`), installed with operating points chosen again on validation. The
+    fine-tuned model it replaces is kept as project/NAME/probe/tuned.onnx."""
+    from models.detector import OnnxClassifier
+    from models.training import probe
+
+    manifest = json.loads((dest / f"{name}.json").read_text())
+    staging = project / name / "probe"
+    if tuned is None:
+        if "probe" in manifest:
+            raise SystemExit(f"{dest / name}.onnx already has a probe: give the fine-tuned model with --tuned")
+        staging.mkdir(parents=True, exist_ok=True)
+        tuned = Path(shutil.copy(dest / f"{name}.onnx", staging / "tuned.onnx"))
+    check_weights(weights)
+    target, info = probe.build(tuned, name, data, classes, int(manifest["input_size"]), weights, staging)
+    summary = data / "summary.json"
+    sources = json.loads(summary.read_text()).get("sources", "") if summary.exists() else ""
+    manifest.update(sha256=sha256_file(target), probe={**info, "sources": sources, "tuned_sha256": sha256_file(tuned)},
+                    architecture=f"two classifiers, their log-odds averaged: {manifest['architecture']} fine-tuned "
+                                 "(train_args), and a linear probe (logistic regression) on the frozen backbone's "
+                                 "features")
+    target.with_suffix(".json").write_text(json.dumps(manifest))
+    thresholds, validation = scorer(tile_scores(OnnxClassifier(target.with_suffix(".json")), data, classes))
+    manifest.update(thresholds=thresholds, validation=validation, probe_command=command,
+                    thresholds_command=command, thresholds_chosen=time.strftime("%Y-%m-%d"))
+    shutil.copy(target, dest / f"{name}.onnx")
+    (dest / f"{name}.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    return dest / f"{name}.onnx"
+
+
 def main(name: str, doc: str, argv: list[str] | None, *, samples: Callable[[int | None], list[TileSample]],
          classes: tuple[str, ...], crops: Callable[[Keypoints], list[Crop]], copies: dict[str, int], tile: int,
          min_scale: float, score, epochs: int, data: Path, out: Path, sources: str, tiles: str,
          module: str = "") -> int:
-    """`python -m models.training.<name> [all|prepare|fit|export|rescore]`: the three steps of a tile classifier,
-    and `rescore`, which chooses the installed model's operating points again on the prepared validation tiles.
+    """`python -m models.training.<name> [all|prepare|fit|export|rescore|probe]`: the three steps of a tile
+    classifier; `rescore`, which chooses the installed model's operating points again on the prepared validation
+    tiles; and `probe`, which combines the installed model with a linear probe (`add_probe`).
     `module`: how the command is called when it is not `models.training.<name>` (recorded in the manifest)."""
     module = module or f"models.training.{name}"
     ap = argparse.ArgumentParser(prog=f"python -m {module}", description=doc.split("\n")[0])
-    ap.add_argument("step", nargs="?", default="all", choices=("all", "prepare", "fit", "export", "rescore"))
+    ap.add_argument("step", nargs="?", default="all",
+                    choices=("all", "prepare", "fit", "export", "rescore", "probe"))
     ap.add_argument("--data", type=Path, default=data)
     ap.add_argument("--weights", default=str(WEIGHTS_DIR / DEFAULT_WEIGHTS))
     ap.add_argument("--epochs", type=int, default=epochs)
@@ -240,6 +276,8 @@ def main(name: str, doc: str, argv: list[str] | None, *, samples: Callable[[int 
     ap.add_argument("--project", type=Path, default=WORK / "runs")
     ap.add_argument("--name", default=name)
     ap.add_argument("--out", type=Path, default=out)
+    ap.add_argument("--tuned", type=Path, default=None, help="probe: the fine-tuned ONNX to combine with (default: "
+                                                                 "the installed model, if it has no probe yet)")
     args = ap.parse_args(argv)
     command = f"python -m {module} " + " ".join(argv if argv is not None else sys.argv[1:])
     if args.step in ("all", "prepare"):
@@ -255,4 +293,7 @@ def main(name: str, doc: str, argv: list[str] | None, *, samples: Callable[[int 
                      licences=CCP_LICENCE))
     if args.step == "rescore":
         print(rescore(args.out, name, command, args.data, classes, score))
+    if args.step == "probe":
+        print(add_probe(args.out, name, command, args.data, classes, score, args.weights, args.project,
+                        args.tuned))
     return 0

@@ -63,3 +63,80 @@ def test_tiny_footwear_classifier_run(tmp_path, shared_datasets):
     assert 0 <= manifest["validation"]["s100"]["accuracy"] <= 1
     probs = OnnxClassifier(tmp_path / "model" / "footwear.json").classify([np.zeros((50, 80, 3), np.uint8)])
     assert set(probs[0]) == set(CLASSES) and abs(sum(probs[0].values()) - 1) < 1e-3
+
+
+def _constant_classifier(path, probs):
+    """A tiny ONNX classifier (the station's input and output names) that answers `probs` for every tile."""
+    import torch
+
+    class Constant(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("probs", torch.tensor([probs]))
+
+        def forward(self, x):
+            return x.mean((1, 2, 3))[:, None] * 0 + self.probs
+
+    torch.onnx.export(Constant(), torch.zeros(1, 3, 32, 32), str(path), opset_version=17, input_names=["images"],
+                      output_names=["output0"], dynamo=False,
+                      dynamic_axes={"images": {0: "batch"}, "output0": {0: "batch"}})
+    return path
+
+
+def test_the_merged_graph_answers_the_mean_log_odds_of_both_classifiers(tmp_path):
+    pytest.importorskip("torch", reason="the train extra is not installed (pip install -e .[train])")
+    import onnxruntime as ort
+
+    from models.training.probe import combine_graphs
+
+    a = _constant_classifier(tmp_path / "a.onnx", [0.2, 0.8])
+    b = _constant_classifier(tmp_path / "b.onnx", [0.6, 0.4])
+    session = ort.InferenceSession(str(combine_graphs(a, b, tmp_path / "ab.onnx")))
+    out = session.run(None, {"images": np.zeros((3, 3, 32, 32), np.float32)})[0]
+    odds = np.sqrt(0.8 / 0.2 * 0.4 / 0.6)  # the geometric mean of the two odds
+    assert out.shape == (3, 2) and np.allclose(out, [[1 / (1 + odds), odds / (1 + odds)]] * 3, atol=1e-5)
+
+
+def test_the_logistic_probe_works_on_raw_features_of_any_scale():
+    """Fitted on standardised features, its weights are folded back: raw features far from unit scale classify."""
+    pytest.importorskip("torch", reason="the train extra is not installed (pip install -e .[train])")
+    from models.training.probe import fit_logistic
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    x = rng.normal(size=(300, 5)) * [1, 100, 0.01, 5, 1000] + 1000
+    x[:, 0] += 4 * y  # only the first feature tells the classes apart
+    weight, bias = fit_logistic(x, y, 3, c=1.0)
+    assert weight.shape == (3, 5) and bias.shape == (3,)
+    assert ((x @ weight.T + bias).argmax(1) == y).mean() > 0.9
+
+
+def test_a_probe_is_added_to_an_installed_classifier_once(tmp_path, shared_datasets):
+    """`garments front probe` on a few shared photos: the installed model becomes the merged one, its manifest
+    names the probe and the kept fine-tuned model, the station loads it, and a second probe is refused."""
+    pytest.importorskip("ultralytics", reason="the train extra is not installed (pip install -e .[train])")
+    from models.crops import front_crops
+    from models.detector import OnnxClassifier
+    from models.training import classifier, garments
+    from models.training.common import write_manifest
+
+    classes = ("closed", "open")
+    few = [s for split in ("train", "val") for kind in classes
+           for s in [q for q in garments.samples("front") if q.split == split and q.labels["front"] == kind][:3]]
+    classifier.prepare(tmp_path / "tiles", few, classes, front_crops, {"closed": 1, "open": 1}, 64, 0.3,
+                       pose_cache=tmp_path / "pose")
+    (tmp_path / "model").mkdir()
+    installed = _constant_classifier(tmp_path / "model" / "front.onnx", [0.9, 0.1])
+    write_manifest(installed, list(classes), 64, "test", tmp_path / "tiles", architecture="constant")
+    classifier.add_probe(tmp_path / "model", "front", "probe test", tmp_path / "tiles", classes,
+                         garments.scorer("front"), "yolov8s-cls.yaml", tmp_path / "runs")
+    manifest = json.loads((tmp_path / "model" / "front.json").read_text())
+    tuned = tmp_path / "runs" / "front" / "probe" / "tuned.onnx"
+    assert tuned.exists() and manifest["probe"]["tuned_sha256"] != manifest["sha256"]
+    assert {"open", "open_unsure", "min_tile_px"} <= set(manifest["thresholds"])
+    assert manifest["probe"]["train_tiles"]["open"] > 0 and "linear probe" in manifest["architecture"]
+    probs = OnnxClassifier(tmp_path / "model" / "front.json").classify([np.zeros((50, 40, 3), np.uint8)])[0]
+    assert abs(sum(probs.values()) - 1) < 1e-4 and probs["closed"] != pytest.approx(0.9, abs=1e-3)
+    with pytest.raises(SystemExit, match="already has a probe"):
+        classifier.add_probe(tmp_path / "model", "front", "again", tmp_path / "tiles", classes,
+                             garments.scorer("front"), "yolov8s-cls.yaml", tmp_path / "runs")
