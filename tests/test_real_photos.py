@@ -63,6 +63,16 @@ def test_feet_under_a_long_skirt_are_found_where_the_silhouette_ends(pipeline, s
     assert hem.results["footwear"].status == Status.UNKNOWN
 
 
+def test_an_open_coat_fails_the_front_rule_and_a_shirt_and_tie_passes(pipeline, shared_eval):
+    # ccp_0733: a grey coat worn open over a dress, which the fine-tuned classifier alone passed (P(open) 0.11); the
+    # linear probe beside it catches it. ccp_0723: the demo's shirt and tie, which averaging the two models'
+    # probabilities (instead of their log-odds) had sent to "cannot tell".
+    coat = pipeline.run(read_image(shared_eval / "ccp-public/images/ccp_0733.jpg")).results["front_closed"]
+    assert coat.status == Status.FAIL and any(e.status == Status.FAIL for e in coat.evidence)
+    shirt = pipeline.run(read_image(shared_eval / "ccp-public/images/ccp_0723.jpg")).results["front_closed"]
+    assert shirt.status == Status.PASS
+
+
 def test_bracelets_are_counted_once_at_full_and_webcam_resolution(pipeline, shared_eval):
     # ccp_0811 wears bracelets on her left wrist (ccp-public: jewellery 1); -small is the same photo as a cheap webcam
     # sees it. The jewellery classifier calls that wrist adorned at both sizes; where the detector boxes the bracelet
