@@ -225,7 +225,6 @@ def add_probe(dest: Path, name: str, command: str, data: Path, classes: tuple[st
     """The installed NAME.onnx (or `tuned`, a fine-tuned export) combined with a linear probe fitted on the prepared
     training tiles (`models.training.probe`), installed with operating points chosen again on validation. The
     fine-tuned model it replaces is kept as project/NAME/probe/tuned.onnx."""
-    from models.detector import OnnxClassifier
     from models.training import probe
 
     manifest = json.loads((dest / f"{name}.json").read_text())
@@ -239,16 +238,16 @@ def add_probe(dest: Path, name: str, command: str, data: Path, classes: tuple[st
     target, info = probe.build(tuned, name, data, classes, int(manifest["input_size"]), weights, staging)
     summary = data / "summary.json"
     sources = json.loads(summary.read_text()).get("sources", "") if summary.exists() else ""
-    manifest.update(sha256=sha256_file(target), probe={**info, "sources": sources, "tuned_sha256": sha256_file(tuned)},
-                    architecture=f"two classifiers, their log-odds averaged: {manifest['architecture']} fine-tuned "
+    tuned_architecture = manifest.get("probe", {}).get("tuned_architecture", manifest["architecture"])
+    manifest.update(sha256=sha256_file(target), probe={**info, "sources": sources, "tuned_sha256": sha256_file(tuned),
+                                                       "tuned_architecture": tuned_architecture},
+                    architecture=f"two classifiers, their log-odds averaged: {tuned_architecture} fine-tuned "
                                  "(train_args), and a linear probe (logistic regression) on the frozen backbone's "
-                                 "features")
+                                 "features", probe_command=command)
     target.with_suffix(".json").write_text(json.dumps(manifest))
-    thresholds, validation = scorer(tile_scores(OnnxClassifier(target.with_suffix(".json")), data, classes))
-    manifest.update(thresholds=thresholds, validation=validation, probe_command=command,
-                    thresholds_command=command, thresholds_chosen=time.strftime("%Y-%m-%d"))
-    shutil.copy(target, dest / f"{name}.onnx")
-    (dest / f"{name}.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    rescore(staging, name, command, data, classes, scorer)  # scored in staging: the installed model stays until then
+    for suffix in (".onnx", ".json"):
+        shutil.copy(target.with_suffix(suffix), dest / f"{name}{suffix}")
     return dest / f"{name}.onnx"
 
 

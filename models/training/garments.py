@@ -1,7 +1,7 @@
 """Train the two garment classifiers: is the front of the jacket open (`front`), and are the legs in trousers
 (`legwear`)?
 
-    python -m models.training.garments front|legwear [prepare|fit|export|rescore]
+    python -m models.training.garments front|legwear [prepare|fit|export|rescore|probe]
 
 - front: the torso tile (`models.crops.front_crops`), `closed` or `open`;
 - legwear: hips to below the knees (`models.crops.legs_crops`), `trousers` or `not_trousers`.

@@ -17,14 +17,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
+
+from models.detector import to_blob
 
 FEATURE_LAYERS = (4, 6, 8)  # the last C2f of each stride (8, 16, 32): textures up to whole-garment shapes
 L2 = 0.003  # inverse regularisation strength (sklearn's C), per training tile; chosen on validation tiles
-
-
-def _torch():
-    import torch
-    return torch
 
 
 def backbone(weights: str):
@@ -43,43 +41,49 @@ def backbone(weights: str):
     return layers
 
 
-def make_features(layers):
-    """A torch module: RGB/255 tiles -> mean and max pooled features of FEATURE_LAYERS. (Averaging each tile with
-    its mirror image scored no better on validation and doubled the time.)"""
-    torch = _torch()
+class Features(torch.nn.Module):
+    """RGB/255 tiles -> mean and max pooled features of FEATURE_LAYERS. (Averaging each tile with its mirror image
+    scored no better on validation and doubled the time.)"""
 
-    class Features(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.layers = layers
+    def __init__(self, layers) -> None:
+        super().__init__()
+        self.layers = layers
 
-        def forward(self, x):
-            out = []
-            for i, layer in enumerate(self.layers):
-                x = layer(x)
-                if i in FEATURE_LAYERS:
-                    out += [x.mean((2, 3)), x.amax((2, 3))]
-            return torch.cat(out, 1)
-
-    return Features().eval()
+    def forward(self, x):
+        out = []
+        for i, layer in enumerate(self.layers):
+            x = layer(x)
+            if i in FEATURE_LAYERS:
+                out += [x.mean((2, 3)), x.amax((2, 3))]
+        return torch.cat(out, 1)
 
 
-def tile_features(features, files: list[Path], size: int) -> np.ndarray:
-    torch = _torch()
+class Probe(torch.nn.Module):
+    """Features, then a linear layer and softmax: one probability per class."""
+
+    def __init__(self, features: Features, weight: np.ndarray, bias: np.ndarray) -> None:
+        super().__init__()
+        self.features = features
+        self.linear = torch.nn.Linear(weight.shape[1], weight.shape[0])
+        self.linear.weight.data = torch.from_numpy(weight)
+        self.linear.bias.data = torch.from_numpy(bias)
+
+    def forward(self, x):
+        return self.linear(self.features(x)).softmax(1)
+
+
+def tile_features(features: Features, files: list[Path], size: int) -> np.ndarray:
     rows = []
     for i in range(0, len(files), 64):
-        tiles = [cv2.resize(cv2.imread(str(f)), (size, size), interpolation=cv2.INTER_AREA)[:, :, ::-1]
-                 for f in files[i:i + 64]]
-        x = torch.from_numpy(np.ascontiguousarray(np.stack(tiles).transpose(0, 3, 1, 2))).float() / 255
+        tiles = [cv2.resize(cv2.imread(str(f)), (size, size), interpolation=cv2.INTER_AREA) for f in files[i:i + 64]]
         with torch.no_grad():
-            rows.append(features(x).numpy())
+            rows.append(features(torch.from_numpy(to_blob(tiles))).numpy())
     return np.concatenate(rows)
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, n_classes: int, c: float = L2) -> tuple[np.ndarray, np.ndarray]:
     """Multinomial logistic regression on standardised features (L2, sklearn's objective with C=c), folded back
     to raw features: returns (weight (classes, features), bias (classes,))."""
-    torch = _torch()
     mu, sd = x.mean(0), x.std(0) + 1e-6
     xs = torch.from_numpy((x - mu) / sd).float()
     target = torch.from_numpy(y).long()
@@ -98,22 +102,9 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, n_classes: int, c: float = L2) ->
     return w_raw.astype(np.float32), (b.detach().numpy() - w_raw @ mu).astype(np.float32)
 
 
-def export_probe(features, weight: np.ndarray, bias: np.ndarray, size: int, dest: Path) -> Path:
+def export_probe(features: Features, weight: np.ndarray, bias: np.ndarray, size: int, dest: Path) -> Path:
     """features + linear + softmax -> dest (ONNX, opset 17, dynamic batch), input 'images', output 'output0'."""
-    torch = _torch()
-
-    class Probe(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.features = features
-            self.linear = torch.nn.Linear(weight.shape[1], weight.shape[0])
-            self.linear.weight.data = torch.from_numpy(weight)
-            self.linear.bias.data = torch.from_numpy(bias)
-
-        def forward(self, x):
-            return self.linear(self.features(x)).softmax(1)
-
-    torch.onnx.export(Probe().eval(), torch.zeros(1, 3, size, size), str(dest), opset_version=17,
+    torch.onnx.export(Probe(features, weight, bias).eval(), torch.zeros(1, 3, size, size), str(dest), opset_version=17,
                       input_names=["images"], output_names=["output0"], dynamo=False,
                       dynamic_axes={"images": {0: "batch"}, "output0": {0: "batch"}})
     return dest
@@ -154,7 +145,7 @@ def combine_graphs(first: Path, second: Path, dest: Path) -> Path:
 def build(tuned: Path, name: str, data: Path, classes: tuple[str, ...], size: int, weights: str, dest: Path,
           c: float = L2) -> tuple[Path, dict]:
     """The fine-tuned classifier `tuned` combined with a probe fitted on data/train: dest/NAME.onnx."""
-    features = make_features(backbone(weights))
+    features = Features(backbone(weights)).eval()
     files = [(f, k) for k, cls in enumerate(classes) for f in sorted((data / "train" / cls).glob("*.jpg"))]
     x = tile_features(features, [f for f, _ in files], size)
     y = np.array([k for _, k in files])

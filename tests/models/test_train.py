@@ -113,7 +113,8 @@ def test_the_logistic_probe_works_on_raw_features_of_any_scale():
 
 def test_a_probe_is_added_to_an_installed_classifier_once(tmp_path, shared_datasets):
     """`garments front probe` on a few shared photos: the installed model becomes the merged one, its manifest
-    names the probe and the kept fine-tuned model, the station loads it, and a second probe is refused."""
+    names the probe and the kept fine-tuned model, the station loads it, and a second probe is refused unless the
+    fine-tuned model is given again (then it replaces the first probe)."""
     pytest.importorskip("ultralytics", reason="the train extra is not installed (pip install -e .[train])")
     from models.crops import front_crops
     from models.detector import OnnxClassifier
@@ -140,3 +141,8 @@ def test_a_probe_is_added_to_an_installed_classifier_once(tmp_path, shared_datas
     with pytest.raises(SystemExit, match="already has a probe"):
         classifier.add_probe(tmp_path / "model", "front", "again", tmp_path / "tiles", classes,
                              garments.scorer("front"), "yolov8s-cls.yaml", tmp_path / "runs")
+    classifier.add_probe(tmp_path / "model", "front", "again", tmp_path / "tiles", classes,
+                         garments.scorer("front"), "yolov8s-cls.yaml", tmp_path / "runs", tuned=tuned)
+    again = json.loads((tmp_path / "model" / "front.json").read_text())
+    assert again["architecture"] == manifest["architecture"] and again["probe_command"] == "again"
+    assert again["probe"]["tuned_sha256"] == manifest["probe"]["tuned_sha256"]
