@@ -26,14 +26,15 @@ DYES = {"pink": 165, "blue": 110, "green": 60, "purple": 140, "red": 178, "orang
 DYE_EVERY = 6  # every 6th eligible photo of 0701-0850 gets a dyed copy
 
 
-def dye(image: np.ndarray, hair: np.ndarray, hue: int) -> np.ndarray:
-    """The photo with the hair pixels recoloured: hue set, saturation raised, dark hair lightened a little (dye on
-    black hair is only seen where it is bleached first), edges blended."""
+def dye(image: np.ndarray, hair: np.ndarray, hue: int, saturation: int = 150, lift: int = 35) -> np.ndarray:
+    """The photo with the hair pixels recoloured: hue set, saturation raised to at least `saturation`, dark hair
+    lightened by `lift` (dye on black hair is only seen where it is bleached first), edges blended. (The hair
+    colour map of `models.training.rules` learns from copies of training photos dyed at random strengths.)"""
     hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV).astype(np.float32)
     dyed = hsv.copy()
     dyed[..., 0] = hue
-    dyed[..., 1] = np.maximum(hsv[..., 1], 150)
-    dyed[..., 2] = np.clip(hsv[..., 2] * 1.15 + 35, 0, 255)
+    dyed[..., 1] = np.maximum(hsv[..., 1], saturation)
+    dyed[..., 2] = np.clip(hsv[..., 2] * 1.15 + lift, 0, 255)
     out = cv2.cvtColor(dyed.astype(np.uint8), cv2.COLOR_HSV2BGR).astype(np.float32)
     alpha = cv2.GaussianBlur(hair.astype(np.float32), (0, 0), 1.5)[..., None]
     return (out * alpha + image.astype(np.float32) * (1 - alpha)).astype(np.uint8)

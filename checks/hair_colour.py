@@ -1,9 +1,11 @@
 """No striking hair colour (无怪异发色). Off by default: a site switches it on.
 
-The hair is what the person mask shows above and beside the face that is not skin; each of its pixels is compared
-with the colours natural hair has (black, browns, blondes, auburn, grey: a chroma map learned from the `hair` masks
-of CCP's training photos), and the rule fails when a large share of the hair is of a colour hair does not grow in
-(pink, blue, green, purple, vivid red). A hat hides the hair above the face, so the sides count too.
+The hair is what the person mask shows in a box round the head, less an ellipse for the face (not less the skin
+colours: red and copper hair are skin-coloured to the skin model). Each of its pixels is looked up in a map of
+(L, a, b) colour cells learned from CCP's training photos: the cells where dyed hair (the photos' `hair` pixels
+recoloured pink, blue, green, purple, red, orange, at random strengths) is likelier than natural hair are
+"striking". The rule fails when a large share of the head box is of those colours. Lightness matters: dark navy or
+dark red dye is close to grey in chroma alone, and natural blonde and auburn are not vivid at their lightness.
 """
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ from models.perception import Box, Perception, Region
 
 MIN_PIXELS = 80
 MIN_FACE_PX = 30.0
+BESIDE, ABOVE, BELOW = 0.45, 0.7, 0.3  # the head box round the face, in face widths and heights
+FACE_ELLIPSE = (0.5, 0.55)  # half-axes of the face left out, in face widths and heights
 
 
 def judged_face(p: Perception) -> Box | None:
@@ -28,54 +32,50 @@ def judged_face(p: Perception) -> Box | None:
     return min(p.faces, key=lambda f: abs(f.center[0] - nx) + abs(f.center[1] - ny))
 
 
-def hair_zones(face: Box, width: int, height: int) -> dict[str, Region]:
+def hair_zone(face: Box, width: int, height: int) -> Region:
     fw, fh = face.width, face.height
+    x1, x2 = np.clip([face.x1 - BESIDE * fw, face.x2 + BESIDE * fw], 0, width - 1)
+    y1, y2 = np.clip([face.y1 - ABOVE * fh, face.y2 + BELOW * fh], 0, height - 1)
+    return Region("hair", np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]], np.float32))
 
-    def box(name, x1, y1, x2, y2):
-        x1, x2 = np.clip([x1, x2], 0, width - 1)
-        y1, y2 = np.clip([y1, y2], 0, height - 1)
-        return Region(name, np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]], np.float32))
 
-    return {"hair_top": box("hair_top", face.x1 - 0.15 * fw, face.y1 - 0.7 * fh, face.x2 + 0.15 * fw,
-                            face.y1 + 0.1 * fh),
-            "hair_left": box("hair_left", face.x2 - 0.05 * fw, face.y1 + 0.1 * fh, face.x2 + 0.45 * fw,
-                             face.y2 + 0.3 * fh),
-            "hair_right": box("hair_right", face.x1 - 0.45 * fw, face.y1 + 0.1 * fh, face.x1 + 0.05 * fw,
-                              face.y2 + 0.3 * fh)}
+def hair_pixels(p: Perception, face: Box, zone: Region) -> tuple[tuple[int, int, int, int], np.ndarray]:
+    """The zone's bounds and, inside them, the person's pixels that are not the face."""
+    (x1, y1, x2, y2), mask = zone.local_mask(p.image.shape[1], p.image.shape[0])
+    yy, xx = np.mgrid[y1:y2, x1:x2]
+    cx, cy = face.center
+    ax, ay = FACE_ELLIPSE
+    in_face = ((xx - cx) / (ax * face.width)) ** 2 + ((yy - cy) / (ay * face.height)) ** 2 <= 1
+    return (x1, y1, x2, y2), mask & (p.person_mask[y1:y2, x1:x2] > 0.5) & ~in_face
 
 
 def striking_share(lab_pixels: np.ndarray, model: dict) -> float:
-    """The share of hair pixels whose chroma (a, b) natural hair rarely has."""
-    lo, hi = model["range"]
-    density = np.asarray(model["density"], np.float32)
-    bins = density.shape[0]
-    idx = np.clip(((lab_pixels[:, 1:3].astype(np.float32) - lo) / (hi - lo) * bins).astype(int), 0, bins - 1)
-    inside = (lab_pixels[:, 1] >= lo) & (lab_pixels[:, 1] < hi) & (lab_pixels[:, 2] >= lo) & (lab_pixels[:, 2] < hi)
-    rare = ~inside | (density[idx[:, 0], idx[:, 1]] < model["pixel_min"])
-    return float(rare.mean())
+    """The share of pixels whose (L, a, b) cell is one where dyed hair is likelier than natural hair."""
+    bins = int(model["bins"])
+    cell = lab_pixels.astype(np.int64) * bins // 256
+    striking = np.unpackbits(np.frombuffer(bytes.fromhex(model["striking_bits"]), np.uint8)).astype(bool)
+    return float(striking[(cell[:, 0] * bins + cell[:, 1]) * bins + cell[:, 2]].mean())
 
 
-def measure(p: Perception, model: dict) -> tuple[dict[str, float], dict[str, Region]] | None:
+def measure(p: Perception, model: dict) -> tuple[float, Region] | None:
     face = judged_face(p)
-    if face is None or face.width < MIN_FACE_PX or p.person_mask is None or p.skin is None or not model:
+    if face is None or face.width < MIN_FACE_PX or p.person_mask is None or not model:
         return None
-    lab = cv2.cvtColor(p.image, cv2.COLOR_BGR2LAB)
-    shares, zones = {}, hair_zones(face, p.image.shape[1], p.image.shape[0])
-    for name, zone in zones.items():
-        (x1, y1, x2, y2), mask = zone.local_mask(p.image.shape[1], p.image.shape[0])
-        mask &= (p.person_mask[y1:y2, x1:x2] > 0.5) & (p.skin[y1:y2, x1:x2] < 0.4)
-        if mask.sum() >= MIN_PIXELS:
-            shares[name] = striking_share(lab[y1:y2, x1:x2][mask], model)
-    return (shares, zones) if shares else None
+    zone = hair_zone(face, p.image.shape[1], p.image.shape[0])
+    (x1, y1, x2, y2), mask = hair_pixels(p, face, zone)
+    if mask.sum() < MIN_PIXELS:
+        return None
+    lab = cv2.cvtColor(np.ascontiguousarray(p.image[y1:y2, x1:x2]), cv2.COLOR_BGR2LAB)
+    return striking_share(lab[mask], model), zone
 
 
 class HairColourPolicy(CheckSection):
     """[hair_colour] in the station config."""
 
     enabled: bool = Field(False, description="off by default: a site switches the hair colour rule on")
-    max_striking: float | None = Field(None, ge=0.0, le=1.0, description="share of the hair that may be of a "
-                                                                         "colour natural hair rarely has; empty: "
-                                                                         "the calibrated value")
+    max_striking: float | None = Field(None, ge=0.0, le=1.0, description="share of the head box that may be of "
+                                                                         "a dyed-hair colour; empty: the calibrated "
+                                                                         "value")
 
 
 class HairColourCheck(Check):
@@ -88,18 +88,17 @@ class HairColourCheck(Check):
 
     def run(self, p: Perception) -> CheckResult:
         cal = calibrated(self.id)
-        found = measure(p, cal.get("natural_hair", {}))
+        found = measure(p, cal.get("striking_colours", {}))
         if found is None:
             return self.unknown("看不清头发，请摘下帽子、正面朝向摄像头", "Hair not in view: take off any hat and "
                                 "face the camera")
-        shares, zones = found
+        share, zone = found
         limit = self.config.hair_colour.max_striking
         limit = limit if limit is not None else cal.get("max_striking", 0.5)
-        worst = max(shares.values())
-        status = Status.FAIL if worst > limit else Status.PASS
-        evidence = [Evidence.of_region(zones[n], status if v == worst else Status.PASS, v) for n, v in shares.items()]
+        status = Status.FAIL if share > limit else Status.PASS
+        evidence = [Evidence.of_region(zone, status, share)]
         if status == Status.FAIL:
-            return self.result(status, min(1.0, 0.5 + worst - limit), "发色怪异，请恢复自然发色",
-                               "Striking hair colour: natural hair colours only", evidence, striking=worst)
-        return self.result(status, min(1.0, 0.5 + limit - worst), "自然发色", "Natural hair colour", evidence,
-                           striking=worst)
+            return self.result(status, min(1.0, 0.5 + share - limit), "发色怪异，请恢复自然发色",
+                               "Striking hair colour: natural hair colours only", evidence, striking=share)
+        return self.result(status, min(1.0, 0.5 + limit - share), "自然发色", "Natural hair colour", evidence,
+                           striking=share)

@@ -73,6 +73,24 @@ def test_an_open_coat_fails_the_front_rule_and_a_shirt_and_tie_passes(pipeline, 
     assert shirt.status == Status.PASS
 
 
+def test_dyed_hair_fails_and_natural_hair_passes(real_models, shared_datasets):
+    # ccp_1224: real hair dyed red-pink; ccp_0707: natural dark hair, and the same photo with its CCP `hair` pixels
+    # dyed blue (as the ccp-rules set does; the colour map learned from training photos dyed at random).
+    loadmat = pytest.importorskip("scipy.io").loadmat
+    from calibration.build_sets import dye
+
+    pipeline = Pipeline(StationConfig(hair_colour={"enabled": True}), real_models)
+    ccp = shared_datasets / "ccp"
+    dyed = pipeline.run(read_image(ccp / "photos/1224.jpg")).results["hair_colour"]
+    assert dyed.status == Status.FAIL and dyed.evidence[0].status == Status.FAIL
+    natural = read_image(ccp / "photos/0707.jpg")
+    assert pipeline.run(natural).results["hair_colour"].status == Status.PASS
+    names = [str(x[0]) if len(x) else "" for x in loadmat(ccp / "label_list.mat")["label_list"][0]]
+    hair = loadmat(ccp / "annotations/pixel-level/0707.mat")["groundtruth"] == names.index("hair")
+    blue = pipeline.run(dye(natural, hair, 110)).results["hair_colour"]
+    assert blue.status == Status.FAIL and blue.measurements["striking"] > 0.5
+
+
 def test_bracelets_are_counted_once_at_full_and_webcam_resolution(pipeline, shared_eval):
     # ccp_0811 wears bracelets on her left wrist (ccp-public: jewellery 1); -small is the same photo as a cheap webcam
     # sees it. The jewellery classifier calls that wrist adorned at both sizes; where the detector boxes the bracelet

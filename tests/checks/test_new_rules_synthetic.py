@@ -83,19 +83,36 @@ def test_bare_legs_and_a_skirt_fail_trousers_pass():
         Status.PASS
 
 
+def pink_is_striking() -> dict:
+    """A colour map in which only vivid pink-magenta cells (a > 160) are striking."""
+    bins = 32
+    a = np.arange(bins ** 3) // bins % bins
+    return {"bins": bins, "striking_bits": np.packbits(a * 256 // bins >= 160).tobytes().hex()}
+
+
 def test_hair_of_a_colour_hair_does_not_grow_in_fails():
-    density = np.zeros((24, 24))
-    density[10:15, 11:17] = 0.03  # near-grey to warm brown: natural hair
-    natural = {"range": [80.0, 176.0], "density": density.tolist(), "pixel_min": 1e-4}
     image = make_frame()
     image[:, :] = (40, 50, 60)  # dark brown everywhere, the hair included
-    p = make_perception(image=image)
-    shares, _ = measure(p, natural)
-    assert max(shares.values()) < 0.2
-    image[0:70, 580:700] = (200, 60, 230)  # pink above the face
-    shares, _ = measure(make_perception(image=image), natural)
-    assert shares["hair_top"] > 0.8
+    share, zone = measure(make_perception(image=image), pink_is_striking())
+    assert share < 0.05 and zone.name == "hair"
+    image[0:70, 560:720] = (200, 60, 230)  # pink above and beside the face
+    share, _ = measure(make_perception(image=image), pink_is_striking())
+    assert share > 0.4
     assert HairColourCheck(config()).run(make_perception(faces=[])).status == Status.UNKNOWN
+
+
+def test_pink_hair_is_measured_even_where_the_skin_model_calls_it_skin():
+    """Red, copper and pink hair look like skin to the skin model: only the face ellipse is left out."""
+    image = make_frame()
+    image[:, :] = (40, 50, 60)
+    image[0:70, 560:720] = (200, 60, 230)
+    skin_everywhere = np.ones(image.shape[:2], np.float32)
+    share, _ = measure(make_perception(image=image, skin=skin_everywhere), pink_is_striking())
+    assert share > 0.4
+    image[:, :] = (40, 50, 60)
+    image[65:125, 615:665] = (200, 60, 230)  # a pink face (make-up, light) is not hair
+    face_only, _ = measure(make_perception(image=image), pink_is_striking())
+    assert face_only < 0.1  # the whole face box would be a quarter of the head box
 
 
 def test_a_chin_much_darker_than_the_cheeks_is_a_beard():

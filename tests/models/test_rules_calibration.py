@@ -1,0 +1,39 @@
+"""`python -m models.training.rules` on a few shared photos: the hair colour map and the calibration file."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def lab_cell(bgr: tuple[int, int, int], bins: int) -> int:
+    L, a, b = (int(v) * bins // 256 for v in cv2.cvtColor(np.uint8([[bgr]]), cv2.COLOR_BGR2LAB)[0, 0])
+    return (L * bins + a) * bins + b
+
+
+def test_the_hair_map_calls_vivid_dyes_striking_and_natural_hair_not(shared_datasets):
+    pytest.importorskip("scipy")
+    from models.training.common import ccp_label_names
+    from models.training.rules import striking_colours
+
+    model = striking_colours(list(range(1, 81)), ccp_label_names(), np.random.default_rng(0))
+    bits = np.unpackbits(np.frombuffer(bytes.fromhex(model["striking_bits"]), np.uint8)).astype(bool)
+    assert bits.size == model["bins"] ** 3
+    for vivid in ((220, 80, 40), (60, 200, 60), (180, 60, 220), (170, 40, 110)):  # blue, green, pink, purple
+        assert bits[lab_cell(vivid, model["bins"])], vivid
+    for natural in ((25, 28, 32), (40, 55, 75), (90, 120, 150), (150, 150, 150)):  # black, browns, grey
+        assert not bits[lab_cell(natural, model["bins"])], natural
+
+
+def test_calibration_writes_every_rule_and_scores_dyed_heads(tmp_path, shared_datasets):
+    pytest.importorskip("scipy")
+    from models.training import rules
+
+    out = tmp_path / "rules.json"
+    assert rules.main(["--limit", "4", "--out", str(out)]) == 0
+    written = json.loads(out.read_text())
+    assert set(written["rules"]) == {"front_closed", "legwear", "hair_colour", "beard"}
+    assert 0 <= written["rules"]["hair_colour"]["max_striking"] <= 1
+    assert written["validation"]["hair_colour"]["dyed_heads"] >= 1
