@@ -8,6 +8,17 @@ SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(Path(__file__).parent))  # tests/factories.py
 
 
+@pytest.fixture(autouse=True)
+def pil_open_restored():
+    """Importing ultralytics (the training scripts, their progress bars) replaces PIL's Image.open process-wide (its
+    HEIF fallback, which needs pi_heif); every later test needs Pillow's own."""
+    from PIL import Image
+
+    original = Image.open
+    yield
+    Image.open = original
+
+
 @pytest.fixture(scope="session")
 def shared_eval() -> Path:
     path = SHARED / "eval"

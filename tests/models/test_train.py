@@ -10,16 +10,6 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(autouse=True)
-def pil_open_restored():
-    """Importing ultralytics replaces PIL's Image.open process-wide (its HEIF fallback); later tests need Pillow's."""
-    from PIL import Image
-
-    original = Image.open
-    yield
-    Image.open = original
-
-
 def test_tiny_training_run_exports_a_model_the_station_loads(tmp_path, shared_datasets):
     pytest.importorskip("ultralytics", reason="the train extra is not installed (pip install -e .[train])")
     from models.detector import OnnxDetector
