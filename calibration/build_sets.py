@@ -61,15 +61,20 @@ def build(name: str, out: Path) -> int:
     return len(rows)
 
 
-def dyed_copies(rows: list[dict], fields: list[str], out: Path) -> list[dict]:
+def ccp_hair(number: int) -> np.ndarray:
+    """CCP's `hair` pixels of photo `number`, held-out photos included (the eval set is made from them)."""
     from scipy.io import loadmat
 
     names = [str(x[0]) if len(x) else "" for x in loadmat(CCP / "label_list.mat")["label_list"][0]]
+    return loadmat(CCP / f"annotations/pixel-level/{number:04d}.mat")["groundtruth"] == names.index("hair")
+
+
+def dyed_copies(rows: list[dict], fields: list[str], out: Path) -> list[dict]:
     eligible = [r for r in rows if r.get("hair_colour") == "pass" and 701 <= int(Path(r["image"]).stem[4:8]) <= 850]
     added = []
     for k, row in enumerate(eligible[::DYE_EVERY]):
         number = int(Path(row["image"]).stem[4:8])
-        hair = loadmat(CCP / f"annotations/pixel-level/{number:04d}.mat")["groundtruth"] == names.index("hair")
+        hair = ccp_hair(number)
         if hair.sum() < 500:
             continue
         colour, hue = list(DYES.items())[k % len(DYES)]

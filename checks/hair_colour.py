@@ -9,6 +9,8 @@ dark red dye is close to grey in chroma alone, and natural blonde and auburn are
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
 from pydantic import Field
@@ -49,12 +51,17 @@ def hair_pixels(p: Perception, face: Box, zone: Region) -> tuple[tuple[int, int,
     return (x1, y1, x2, y2), mask & (p.person_mask[y1:y2, x1:x2] > 0.5) & ~in_face
 
 
+@lru_cache(maxsize=4)
+def _striking_cells(bits: str) -> np.ndarray:
+    """The map's bit string (`models.training.rules`) as one bool per cell, unpacked once, not every frame."""
+    return np.unpackbits(np.frombuffer(bytes.fromhex(bits), np.uint8)).astype(bool)
+
+
 def striking_share(lab_pixels: np.ndarray, model: dict) -> float:
     """The share of pixels whose (L, a, b) cell is one where dyed hair is likelier than natural hair."""
     bins = int(model["bins"])
     cell = lab_pixels.astype(np.int64) * bins // 256
-    striking = np.unpackbits(np.frombuffer(bytes.fromhex(model["striking_bits"]), np.uint8)).astype(bool)
-    return float(striking[(cell[:, 0] * bins + cell[:, 1]) * bins + cell[:, 2]].mean())
+    return float(_striking_cells(model["striking_bits"])[(cell[:, 0] * bins + cell[:, 1]) * bins + cell[:, 2]].mean())
 
 
 def measure(p: Perception, model: dict) -> tuple[float, Region] | None:

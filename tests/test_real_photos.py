@@ -76,8 +76,8 @@ def test_an_open_coat_fails_the_front_rule_and_a_shirt_and_tie_passes(pipeline, 
 def test_dyed_hair_fails_and_natural_hair_passes(real_models, shared_datasets):
     # ccp_1224: real hair dyed red-pink; ccp_0707: natural dark hair, and the same photo with its CCP `hair` pixels
     # dyed blue (as the ccp-rules set does; the colour map learned from training photos dyed at random).
-    loadmat = pytest.importorskip("scipy.io").loadmat
-    from calibration.build_sets import dye
+    pytest.importorskip("scipy")
+    from calibration.build_sets import ccp_hair, dye
 
     pipeline = Pipeline(StationConfig(hair_colour={"enabled": True}), real_models)
     ccp = shared_datasets / "ccp"
@@ -85,9 +85,7 @@ def test_dyed_hair_fails_and_natural_hair_passes(real_models, shared_datasets):
     assert dyed.status == Status.FAIL and dyed.evidence[0].status == Status.FAIL
     natural = read_image(ccp / "photos/0707.jpg")
     assert pipeline.run(natural).results["hair_colour"].status == Status.PASS
-    names = [str(x[0]) if len(x) else "" for x in loadmat(ccp / "label_list.mat")["label_list"][0]]
-    hair = loadmat(ccp / "annotations/pixel-level/0707.mat")["groundtruth"] == names.index("hair")
-    blue = pipeline.run(dye(natural, hair, 110)).results["hair_colour"]
+    blue = pipeline.run(dye(natural, ccp_hair(707), 110)).results["hair_colour"]
     assert blue.status == Status.FAIL and blue.measurements["striking"] > 0.5
 
 

@@ -35,7 +35,7 @@ INNER = ("shirt", "t-shirt", "blouse", "top", "sweater", "dress", "bodysuit", "j
          "intimate", "romper", "suit")
 TROUSERS, NOT_TROUSERS = ("pants", "jeans", "leggings"), ("shorts", "skirt", "dress")
 HAIR_BINS, HAIR_SMOOTH = 32, 0.6  # (L, a, b) cells of 8 levels; smoothing in cells (chosen on 0601-0700)
-NATURAL_HUES = (20, 35)  # OpenCV hues of golden blonde and light brown: dyeing to them is not striking
+DYE_HUES = [h for h in range(180) if not 20 <= h < 35]  # OpenCV hues, less golden blonde and light brown
 MIN_HAIR_PX = 500
 MAX_NATURAL_FLAGGED = 0.02  # natural heads of 0601-0700 the hair threshold may fail
 
@@ -77,13 +77,14 @@ def random_dye(image: np.ndarray, hair: np.ndarray, rng: np.random.Generator) ->
     strength and lightening, so the map learns dyed hair, not one recipe."""
     from calibration.build_sets import dye
 
-    hue = int(rng.choice([h for h in range(180) if not NATURAL_HUES[0] <= h < NATURAL_HUES[1]]))
+    hue = int(rng.choice(DYE_HUES))
     return dye(image, hair, hue, saturation=int(rng.integers(130, 201)), lift=int(rng.integers(15, 51)))
 
 
-def hair_photo(i: int, names: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
-    hair = ccp_mask(i) == names.index("hair")
-    return (cv2.imread(str(CCP / f"photos/{i:04d}.jpg")), hair) if hair.sum() >= MIN_HAIR_PX else None
+def enough_hair(mask: np.ndarray, names: list[str]) -> np.ndarray | None:
+    """The `hair` pixels of a CCP mask, where there are enough to learn or dye."""
+    hair = mask == names.index("hair")
+    return hair if hair.sum() >= MIN_HAIR_PX else None
 
 
 def striking_colours(ids: list[int], names: list[str], rng: np.random.Generator) -> dict:
@@ -93,10 +94,10 @@ def striking_colours(ids: list[int], names: list[str], rng: np.random.Generator)
 
     hist = {"natural": np.zeros((HAIR_BINS,) * 3), "dyed": np.zeros((HAIR_BINS,) * 3)}
     for i in progress(ids, "hair colours"):
-        found = hair_photo(i, names)
-        if found is None:
+        hair = enough_hair(ccp_mask(i), names)
+        if hair is None:
             continue
-        image, hair = found
+        image = cv2.imread(str(CCP / f"photos/{i:04d}.jpg"))
         for kind, photo in (("natural", image), ("dyed", random_dye(image, hair, rng))):
             pixels = cv2.cvtColor(photo, cv2.COLOR_BGR2LAB)[hair]
             h, _ = np.histogramdd(pixels, bins=HAIR_BINS, range=[(0, 256)] * 3)
@@ -143,15 +144,16 @@ def main(argv: list[str] | None = None) -> int:
     rows = {"train": [], "val": []}
     for split, ids in (("train", train), ("val", val)):
         for i in progress(ids, f"measuring {split}"):
-            p = pipeline.run(cv2.imread(str(CCP / f"photos/{i:04d}.jpg"))).perception
-            row = {"labels": mask_labels(ccp_mask(i), p.regions, names)}
+            image, mask = cv2.imread(str(CCP / f"photos/{i:04d}.jpg")), ccp_mask(i)
+            p = pipeline.run(image).perception
+            row = {"labels": mask_labels(mask, p.regions, names)}
             row["front"] = front_closed.measure(p)
             row["legs"] = legwear.measure(p)
-            hair = hair_colour.measure(p, hair_model)
-            row["hair"] = hair[0] if hair else None
-            found = hair_photo(i, names) if split == "val" else None
-            if found is not None:
-                dyed = hair_colour.measure(pipeline.run(random_dye(*found, rng)).perception, hair_model)
+            head = hair_colour.measure(p, hair_model)
+            row["hair"] = head[0] if head else None
+            hair = enough_hair(mask, names) if split == "val" else None
+            if hair is not None:
+                dyed = hair_colour.measure(pipeline.run(random_dye(image, hair, rng)).perception, hair_model)
                 row["dyed_hair"] = dyed[0] if dyed else None
             b = beard.measure(p)
             row["beard"] = b[0] if b else None
