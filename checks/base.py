@@ -197,8 +197,8 @@ def _calibration() -> dict:
 
 
 def calibrated(rule_id: str) -> dict:
-    """The operating points of a rule measured without a model of its own (front_closed, legwear, hair_colour,
-    beard), chosen on training photos by `python -m models.training.rules` and kept in models/rules/rules.json."""
+    """The operating points of a rule measured without a model of its own (front_closed, legwear, hair_colour),
+    chosen on training photos by `python -m models.training.rules` and kept in models/rules/rules.json."""
     return _calibration().get("rules", {}).get(rule_id, {})
 
 

@@ -181,6 +181,22 @@ def legs_crops(kp: Keypoints, min_visibility: float = 0.5) -> list[Crop]:
     return [_square("legs", pts, 0.2 * s, 0.9 * s)]
 
 
+def beard_crops(kp: Keypoints, min_visibility: float = 0.5) -> list[Crop]:
+    """The lower face for the beard classifier: upper lip, mouth, chin and jaw, a square 2.2 eye distances wide
+    below the nose; none for a face turned away (eyes closer than 0.12 shoulder widths) or not seen."""
+    names = ("nose", "mouth_left", "mouth_right", "left_eye", "right_eye")
+    if not all(kp.visible(n, min_visibility) for n in names):
+        return []
+    eyes = float(np.hypot(*(kp.point("left_eye") - kp.point("right_eye"))))
+    if eyes < 0.12 * body_scale(kp):
+        return []
+    side = 2.2 * eyes
+    mouth = (kp.point("mouth_left") + kp.point("mouth_right")) / 2
+    cx = (2 * mouth[0] + kp.point("nose")[0]) / 3
+    cy = mouth[1] + 0.22 * eyes
+    return [Crop("chin", float(cx - side / 2), float(cy - side / 2), side)]
+
+
 # the tiles each tile classifier judges, by the name its manifest and the config give it
 CLASSIFIER_TILES = {"footwear": foot_crops, "cuffs": limb_crops, "front": front_crops, "legwear": legs_crops,
-                    "jewellery": jewellery_crops}
+                    "jewellery": jewellery_crops, "beard": beard_crops}

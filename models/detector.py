@@ -214,7 +214,9 @@ class AttireDetector:
         for name, classifier in self.classifiers.items():
             self.operating_points.update({f"{name}.{k}": v for k, v in classifier.manifest.thresholds.items()})
 
-    def detect(self, image_bgr: np.ndarray, pose: Keypoints | None) -> AttireFindings:
+    def detect(self, image_bgr: np.ndarray, pose: Keypoints | None,
+               classifiers: set[str] | None = None) -> AttireFindings:
+        """`classifiers`: the tile classifiers to run (those an enabled rule reads); None: every one loaded."""
         if pose is None:
             return AttireFindings(operating_points=self.operating_points)
         crops: list[Crop] = [c for c in attire_crops(pose, self.min_visibility)
@@ -228,6 +230,8 @@ class AttireDetector:
                       if b.label in PART_CLASSES[crop.part]]
         classified, tiles = {}, {c.part: c.box for c in crops}
         for name, classifier in self.classifiers.items():
+            if classifiers is not None and name not in classifiers:
+                continue
             mine = CLASSIFIER_TILES[name](pose, self.min_visibility)
             size = classifier.manifest.input_size
             for crop, probs in zip(mine, classifier.classify([c.cut(image_bgr, size) for c in mine])):

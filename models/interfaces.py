@@ -24,6 +24,7 @@ class AttireDetector(Protocol):
     """Badges, footwear and jewellery on one person, looked for in the body parts that the pose shows.
 
     The findings name the parts that were examined, so a check can tell "looked and found nothing" from "could not
-    look"."""
+    look". `classifiers` names the tile classifiers to run (those an enabled rule reads); None: all of them."""
 
-    def detect(self, image_bgr: np.ndarray, pose: Keypoints | None) -> AttireFindings: ...
+    def detect(self, image_bgr: np.ndarray, pose: Keypoints | None,
+               classifiers: set[str] | None = None) -> AttireFindings: ...

@@ -88,6 +88,9 @@ class DetectorConfig(Section):
                                                  "empty: the active installed version's, at first "
                                                  "models/jewellery/jewellery.json; \"none\": the detector alone "
                                                  "counts watches, bracelets and necklaces")
+    beard_model: str = Field("", description="the beard classifier's manifest (the lower face); empty: the active "
+                                             "installed version's, at first models/beard/beard.json")
+
     @staticmethod
     def key_of(model: str) -> str:
         """The key that names a learned model's manifest here (attire -> model, footwear -> footwear_model)."""

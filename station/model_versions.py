@@ -27,7 +27,7 @@ from pathlib import Path
 
 from models.detector import MODELS_DIR, Manifest, ModelFileError, sha256_file
 
-MODEL_NAMES = ("attire", "footwear", "cuffs", "front", "legwear", "jewellery")  # models/<name>/<name>.json
+MODEL_NAMES = ("attire", "footwear", "cuffs", "front", "legwear", "jewellery", "beard")  # models/<name>/<name>.json
 SHIPPED = "shipped"
 BUNDLE_FORMAT = 1
 MAX_BUNDLE_FILE = 512 << 20  # bytes: more than any model of this station, less than a disk

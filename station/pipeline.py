@@ -179,7 +179,8 @@ class Pipeline:
         found = AttireFindings()
         if self.models.attire is not None:
             with timer("attire"):
-                found = self.models.attire.detect(image, pose)
+                # a rule that is off costs nothing: its classifier is not run
+                found = self.models.attire.detect(image, pose, {m for c in self.checks for m in c.models})
         return Perception(image, pose, person_mask, faces, regions, framing, skin, found)
 
     def run(self, image: np.ndarray) -> FrameResult:

@@ -135,7 +135,7 @@ class FakeAttire:
     def __init__(self, boxes: list[Box] | None = None, classified: dict | None = None):
         self.boxes, self.classified = boxes or [], classified or {}
 
-    def detect(self, image, pose):
+    def detect(self, image, pose, classifiers=None):
         return AttireFindings(list(self.boxes), tiles_of(pose), dict(self.classified) if pose is not None else {})
 
 

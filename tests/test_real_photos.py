@@ -89,6 +89,20 @@ def test_dyed_hair_fails_and_natural_hair_passes(real_models, shared_datasets):
     assert blue.status == Status.FAIL and blue.measurements["striking"] > 0.5
 
 
+def test_a_beard_fails_at_the_chin_and_a_shaven_face_passes_at_full_and_webcam_resolution(real_models, shared_eval):
+    # ccp-public photos no model was trained on: 0796 a full dark beard, 0810 a beard and moustache, 0707 and 0701
+    # no facial hair; the -small copies are the same photos at 40 % (a face about 30 px wide)
+    pipeline = Pipeline(StationConfig(beard={"enabled": True}), real_models)
+    for folder in ("ccp-public", "ccp-public-small"):
+        for number in ("0796", "0810"):
+            beard = pipeline.run(read_image(shared_eval / f"{folder}/images/ccp_{number}.jpg")).results["beard"]
+            assert beard.status == Status.FAIL, (folder, number, beard.measurements)
+            assert [(e.label, e.status) for e in beard.evidence] == [("chin", Status.FAIL)]
+        for number in ("0707", "0701"):
+            shaven = pipeline.run(read_image(shared_eval / f"{folder}/images/ccp_{number}.jpg")).results["beard"]
+            assert shaven.status == Status.PASS, (folder, number, shaven.measurements)
+
+
 def test_bracelets_are_counted_once_at_full_and_webcam_resolution(pipeline, shared_eval):
     # ccp_0811 wears bracelets on her left wrist (ccp-public: jewellery 1); -small is the same photo as a cheap webcam
     # sees it. The jewellery classifier calls that wrist adorned at both sizes; where the detector boxes the bracelet

@@ -1,10 +1,10 @@
-"""Calibrate the rules that measure without a model of their own: front_closed, legwear, hair_colour, beard.
+"""Calibrate the rules that measure without a model of their own: front_closed, legwear, hair_colour.
 
     python -m models.training.rules          # writes models/rules/rules.json
 
 Each rule measures something in the frame (how the middle of the front differs from its sides, skin on the legs and
-cloth between them, hair chroma, lip and chin darker than the cheeks). What value is too much is chosen here, on
-CCP's pixel-labelled training photos, never on an evaluation set:
+cloth between them, the colours of the hair). What value is too much is chosen here, on CCP's pixel-labelled
+training photos, never on an evaluation set (the beard has a classifier of its own: models.training.beard):
 
 - front_closed and legwear: labels from the masks (an open front: jacket, coat, blazer, cardigan or vest on both
   sides of the front and another garment or skin down the middle; legwear: pants, jeans or leggings on the thighs
@@ -13,8 +13,6 @@ CCP's pixel-labelled training photos, never on an evaluation set:
 - hair_colour: CCP has no dyed hair to speak of, so the `hair` pixels of 0001-0600 are dyed at random
   (`random_dye`) and a map of the colours dyed hair has and natural hair has not is learned from both; the threshold
   fails at most 2 % of the natural heads of 0601-0700 and is scored on dyed copies of them.
-- beard: CCP's masks do not label facial hair, and nearly every face in them is clean-shaven; the threshold flags at
-  most 3 % of the faces of 0001-0700.
 """
 from __future__ import annotations
 
@@ -128,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="only the first N photos of each split (smoke tests)")
     ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args(argv)
-    from checks import beard, front_closed, hair_colour, legwear
+    from checks import front_closed, hair_colour, legwear
     from models.mediapipe_models import MediaPipeFaces, MediaPipePose, MediaPipeSegmenter
     from models.skin import SkinModel
     from station.config import StationConfig
@@ -155,8 +153,6 @@ def main(argv: list[str] | None = None) -> int:
             if hair is not None:
                 dyed = hair_colour.measure(pipeline.run(random_dye(image, hair, rng)).perception, hair_model)
                 row["dyed_hair"] = dyed[0] if dyed else None
-            b = beard.measure(p)
-            row["beard"] = b[0] if b else None
             rows[split].append(row)
 
     def pairs(split, key, measure, label):
@@ -173,23 +169,18 @@ def main(argv: list[str] | None = None) -> int:
         validation[f"{rule}.{measure}"] = {"train": score(v, y, cut), "val": score(*pairs("val", key, measure, rule),
                                                                                   cut)}
     heads = [r["hair"] for r in rows["val"] if r["hair"] is not None]
-    faces = [r["beard"] for r in rows["train"] + rows["val"] if r["beard"] is not None]
     dyed_heads = [r["dyed_hair"] for r in rows["val"] if r.get("dyed_hair") is not None]
     max_striking = float(np.percentile(heads, 100 * (1 - MAX_NATURAL_FLAGGED))) if heads else 0.5
-    max_dark = float(np.percentile(faces, 97)) if faces else 0.3
     validation["hair_colour"] = {
         "heads": len(heads), "flagged": round(float(np.mean(np.array(heads) > max_striking)), 3) if heads else None,
         "dyed_heads": len(dyed_heads),
         "dyed_caught": round(float(np.mean(np.array(dyed_heads) > max_striking)), 3) if dyed_heads else None}
-    validation["beard"] = {"faces": len(faces), "flagged": round(float(np.mean(np.array(faces) > max_dark)), 3)
-                           if faces else None}
     result = {
         "rules": {
             "front_closed": {"max_contrast": round(cuts[("front_closed", "contrast")], 4), "max_centre_skin": 0.35},
             "legwear": {"max_leg_skin": round(cuts[("legwear", "leg_skin")], 4),
                         "max_gap_cloth": round(cuts[("legwear", "gap_cloth")], 4)},
             "hair_colour": {"max_striking": round(max_striking, 4), "striking_colours": hair_model},
-            "beard": {"max_dark_share": round(max_dark, 4)},
         },
         "validation": validation,
         "data": f"CCP pixel-labelled photos: {len(train)} of {CCP_TRAIN.start:04d}-{CCP_TRAIN.stop - 1:04d} choose, "

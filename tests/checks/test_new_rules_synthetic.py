@@ -3,11 +3,12 @@ import numpy as np
 from factories import H, W, config, make_frame, make_keypoints, make_perception, paint
 
 from checks.base import Status
-from checks.beard import BeardCheck, beard_zones
+from checks.beard import BeardCheck
 from checks.front_closed import FrontClosedCheck
 from checks.hair_colour import HairColourCheck, measure
 from checks.legwear import LegwearCheck
 from checks.sunglasses import SunglassesCheck
+from models.crops import beard_crops
 from models.perception import Box
 
 FACE = Box(615, 65, 665, 125, 0.9, "face")
@@ -115,12 +116,26 @@ def test_pink_hair_is_measured_even_where_the_skin_model_calls_it_skin():
     assert face_only < 0.1  # the whole face box would be a quarter of the head box
 
 
-def test_a_chin_much_darker_than_the_cheeks_is_a_beard():
-    image = np.full((H, W, 3), (150, 170, 210), np.uint8)  # light skin over the whole face
-    check = BeardCheck(config(beard={"enabled": True, "max_dark_share": 0.3}))
-    assert check.run(make_perception(image=image)).status == Status.PASS
-    zones = beard_zones(make_keypoints())
-    for name in ("upper_lip", "chin"):
-        fill(image, zones[name], (30, 30, 35))
-    beard = check.run(make_perception(image=image))
-    assert beard.status == Status.FAIL and "shave" in beard.reason_en
+def test_the_beard_classifier_fails_a_beard_at_the_chin_and_never_passes_what_it_could_not_see():
+    check = BeardCheck(config(beard={"enabled": True}))
+    points = {"beard.beard": 0.2, "beard.min_tile_px": 20.0}
+    chin = beard_crops(make_keypoints())[0].box
+
+    def judged(p_beard, tile=chin, points=points):
+        return check.run(make_perception(classified={"chin": {"none": 1 - p_beard, "beard": p_beard}},
+                                         extra_tiles={"chin": tile}, operating_points=points))
+
+    shaven, bearded = judged(0.05), judged(0.6)
+    assert shaven.status == Status.PASS and shaven.measurements["beard_probability"] == 0.05
+    assert bearded.status == Status.FAIL and "shave" in bearded.reason_en
+    assert [(e.label, e.status) for e in bearded.evidence] == [("chin", Status.FAIL)]
+    far = judged(0.05, tile=Box(630, 100, 645, 115, label="chin"))  # a 15 px lower face: stubble is not visible
+    assert far.status == Status.UNKNOWN and "closer" in far.reason_en
+    # no lower-face tile (a face turned away or hidden) or no model: unknown, never "No beard"
+    turned = check.run(make_perception(operating_points=points))
+    assert turned.status == Status.UNKNOWN and "face the camera" in turned.reason_en
+    assert check.run(make_perception()).status == Status.UNKNOWN
+    # a site's own fail point wins over the manifest's
+    strict = BeardCheck(config(beard={"enabled": True, "min_probability": 0.04}))
+    assert strict.run(make_perception(classified={"chin": {"none": 0.95, "beard": 0.05}}, extra_tiles={"chin": chin},
+                                      operating_points=points)).status == Status.FAIL

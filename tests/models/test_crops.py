@@ -2,7 +2,7 @@
 import numpy as np
 from factories import H, W, make_keypoints
 
-from models.crops import PAD_VALUE, Crop, attire_crops, foot_crops, jewellery_crops, legs_crops
+from models.crops import PAD_VALUE, Crop, attire_crops, beard_crops, foot_crops, jewellery_crops, legs_crops
 from models.perception import POSE_NAMES, Box, Keypoints
 from models.regions import body_scale
 
@@ -52,6 +52,20 @@ def test_legs_tile_is_cut_when_a_skirt_hides_the_knees_but_not_when_they_are_out
     assert legs_crops(make_keypoints(hidden=("left_knee",))) == []  # not seen at all
     cut_off = make_keypoints(size=(W, int(kp.point("left_knee")[1]) - 5))  # the frame ends above the knees
     assert legs_crops(cut_off) == []
+
+
+def test_beard_tile_holds_the_mouth_and_chin_below_the_nose_and_needs_a_face_turned_to_the_camera():
+    kp = make_keypoints()
+    [chin] = beard_crops(kp)
+    nose, mouth = kp.point("nose"), (kp.point("mouth_left") + kp.point("mouth_right")) / 2
+    eyes = float(np.hypot(*(kp.point("left_eye") - kp.point("right_eye"))))
+    assert chin.part == "chin" and np.isclose(chin.side, 2.2 * eyes)
+    assert chin.y < mouth[1] < chin.y + chin.side and chin.y + chin.side > mouth[1] + 0.8 * eyes  # the chin below
+    assert chin.x < nose[0] < chin.x + chin.side and chin.y + chin.side / 2 > nose[1]  # centred below the nose
+    assert beard_crops(make_keypoints(hidden=("mouth_left",))) == []
+    xy = kp.xy.copy()  # a head turned to the side: the eyes nearly on top of each other
+    xy[POSE_NAMES.index("right_eye")] = xy[POSE_NAMES.index("left_eye")] + (3, 0)
+    assert beard_crops(Keypoints(xy, kp.visibility, kp.image_size)) == []
 
 
 def test_cut_pads_outside_the_frame_and_maps_boxes_both_ways():

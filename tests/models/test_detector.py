@@ -107,3 +107,29 @@ def test_attire_detector_routes_parts_and_keeps_each_tiles_own_classes():
     assert set(found.examined) == {"torso", "head", "hand_left", "hand_right"}  # no footwear classifier here
     with pytest.raises(ModelFileError, match="classes"):
         AttireDetector(general, per_part={"torso": TileDetector([], ("badge",))})
+
+
+class CountingClassifier:
+    """Stands in for an OnnxClassifier: counts the tiles it is shown."""
+
+    def __init__(self, classes=("none", "beard")):
+        self.manifest = Manifest(MODEL_DIR / "x.onnx", classes, 64, "", thresholds={"beard": 0.3})
+        self.tiles = 0
+
+    def classify(self, tiles):
+        self.tiles += len(tiles)
+        return [{c: 1 / len(self.manifest.classes) for c in self.manifest.classes} for _ in tiles]
+
+
+def test_a_classifier_no_enabled_rule_reads_is_not_run():
+    from factories import make_keypoints
+
+    from models.detector import AttireDetector
+
+    beard, footwear = CountingClassifier(), CountingClassifier(("closed", "open", "unseen"))
+    detector = AttireDetector(TileDetector([]), {"beard": beard, "footwear": footwear})
+    frame, kp = np.zeros((720, 1280, 3), np.uint8), make_keypoints()
+    found = detector.detect(frame, kp, {"footwear", "attire"})
+    assert beard.tiles == 0 and footwear.tiles == 2 and "chin" not in found.classified
+    assert found.operating_points["beard.beard"] == 0.3  # still loaded: switching the rule on needs no reload
+    assert set(detector.detect(frame, kp).classified) == {"chin", "foot_left", "foot_right"} and beard.tiles == 1

@@ -33,6 +33,6 @@ def test_calibration_writes_every_rule_and_scores_dyed_heads(tmp_path, shared_da
     out = tmp_path / "rules.json"
     assert rules.main(["--limit", "4", "--out", str(out)]) == 0
     written = json.loads(out.read_text())
-    assert set(written["rules"]) == {"front_closed", "legwear", "hair_colour", "beard"}
+    assert set(written["rules"]) == {"front_closed", "legwear", "hair_colour"}
     assert 0 <= written["rules"]["hair_colour"]["max_striking"] <= 1
     assert written["validation"]["hair_colour"]["dyed_heads"] >= 1

@@ -136,3 +136,20 @@ def test_a_probe_is_added_to_an_installed_classifier_once(tmp_path, shared_datas
     again = json.loads((tmp_path / "model" / "front.json").read_text())
     assert again["architecture"] == manifest["architecture"] and again["probe_command"] == "again"
     assert again["probe"]["tuned_sha256"] == manifest["probe"]["tuned_sha256"]
+
+
+def test_beard_probe_on_a_few_labelled_faces_writes_a_model_the_station_loads(tmp_path, shared_datasets):
+    """`python -m models.training.beard` on the first 120 labelled faces (6 beards) with an untrained backbone:
+    tiles at every scale, cross-validated fail point and scores in the manifest, an ONNX graph the station runs."""
+    from models.detector import OnnxClassifier
+    from models.training import beard
+
+    assert beard.main(["--weights", "yolov8s-cls.yaml", "--out", str(tmp_path / "beard"), "--limit", "120",
+                       "--pose-cache", str(tmp_path / "poses"), "--size", "64"]) == 0
+    manifest = json.loads((tmp_path / "beard" / "beard.json").read_text())
+    assert manifest["classes"] == ["none", "beard"] and 0 < manifest["thresholds"]["beard"] < 1
+    assert set(manifest["validation"]) == {"method", "s100", "s060", "s040"}
+    assert manifest["validation"]["s040"]["beards"] == 6 and manifest["data"]["labels"].endswith("ccp_beard.csv")
+    classifier = OnnxClassifier(tmp_path / "beard" / "beard.json")
+    [probs] = classifier.classify([np.full((64, 64, 3), 120, np.uint8)])
+    assert set(probs) == {"none", "beard"} and abs(sum(probs.values()) - 1) < 1e-4
