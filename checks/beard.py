@@ -33,6 +33,7 @@ class BeardCheck(Check):
     Policy = BeardPolicy
     order = 80
     models = ("beard",)
+    needs_colour = True  # trained on colour photos only; a grey (IR) frame is not judged
 
     def run(self, p: Perception) -> CheckResult:
         probs, tile = p.classified.get(TILE), p.attire.tiles.get(TILE)

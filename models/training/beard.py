@@ -71,21 +71,15 @@ def tiles(labels: dict[int, str], pose: PoseCache,
     return out, np.array(y), np.array(photo), np.array(scale)
 
 
-def logits(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+def p_beard(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
     z = x @ weight.T + bias
-    return z[:, 1] - z[:, 0]
-
-
-def auc(y: np.ndarray, score: np.ndarray) -> float:
-    from scipy.stats import rankdata
-
-    r, n1 = rankdata(score), int(y.sum())
-    return float((r[y].sum() - n1 * (n1 + 1) / 2) / (n1 * (len(y) - n1)))
+    return 1 / (1 + np.exp(z[:, 0] - z[:, 1]))
 
 
 def main(argv: list[str] | None = None) -> int:
     import torch
 
+    from models.training.classifier import auc, operating_point
     from models.training.probe import Features, backbone, export_probe, fit_logistic
 
     ap = argparse.ArgumentParser(prog="python -m models.training.beard", description=__doc__.split("\n")[0])
@@ -117,21 +111,20 @@ def main(argv: list[str] | None = None) -> int:
     held = np.zeros(len(y))
     for k in range(FOLDS):
         w, b = fit_logistic(x[fold != k], y[fold != k].astype(int), 2, C)
-        held[fold == k] = logits(x[fold == k], w, b)
-    shaven = np.sort(held[~y])
-    cut = float(shaven[int(np.ceil(len(shaven) * (1 - MAX_SHAVEN_FAILED))) - 1])
+        held[fold == k] = p_beard(x[fold == k], w, b)
+    cut = round(operating_point(list(held[~y]), MAX_SHAVEN_FAILED, lo=0.0, hi=1.0), 4)
     validation = {}
     for k in SCALES:
         at = scale == k
         validation[f"s{round(100 * k):03d}"] = {
-            "faces": int(at.sum() // 2), "beards": int(y[at].sum() // 2), "auc": round(auc(y[at], held[at]), 3),
-            "recall": round(float((held[at & y] > cut).mean()), 3),
-            "shaven_failed": round(float((held[at & ~y] > cut).mean()), 3)}
+            "faces": int(at.sum() // 2), "beards": int(y[at].sum() // 2),
+            "auc": auc(list(held[at & y]), list(held[at & ~y])),
+            "recall": round(float((held[at & y] >= cut).mean()), 3),
+            "shaven_failed": round(float((held[at & ~y] >= cut).mean()), 3)}
     weight, bias = fit_logistic(x, y.astype(int), 2, C)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     onnx_file = export_probe(features, weight, bias, args.size, out / "beard.onnx")
-    p_fail = round(float(1 / (1 + np.exp(-cut))), 4)
     data = {"photos": f"CCP {rel(CCP)} 0001-0700 and 1005-1800, less the ccp-rules and near-ccp-public photos",
             "labels": rel(LABELS), "faces": int(len(numbers)), "beards": int(len(set(photo[y]))),
             "scales": list(SCALES), "licences": CCP_LICENCE}
@@ -139,10 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     write_manifest(onnx_file, CLASSES, args.size, command, data,
                    architecture=f"logistic regression on YOLOv8s backbone features (layers 4, 6, 8; mean and max "
                                 f"pooled; {Path(args.weights).name}), C={C}",
-                   thresholds={"beard": p_fail, "min_tile_px": MIN_TILE_PX},
+                   thresholds={"beard": cut, "min_tile_px": MIN_TILE_PX},
                    validation={"method": f"{FOLDS}-fold cross-validation by photo, the fail point at "
                                          f"{MAX_SHAVEN_FAILED:.0%} of faces without facial hair", **validation})
-    print(json.dumps({"fail_point": p_fail, **validation}))
+    print(json.dumps({"fail_point": cut, **validation}))
     return 0
 
 
