@@ -89,7 +89,8 @@ class DetectorConfig(Section):
                                                  "models/jewellery/jewellery.json; \"none\": the detector alone "
                                                  "counts watches, bracelets and necklaces")
     beard_model: str = Field("", description="the beard classifier's manifest (the lower face); empty: the active "
-                                             "installed version's, at first models/beard/beard.json")
+                                             "installed version's, at first models/beard/beard.json; \"none\": "
+                                             "the beard rule cannot judge (unknown)")
 
     @staticmethod
     def key_of(model: str) -> str:
