@@ -30,6 +30,8 @@ OVERLAY_MAX_AGE_S = 1.5  # the regions of a judged frame older than this are not
 RETENTION_EVERY_S = 6 * 3600  # the evidence purge runs at start and then this often
 MODELS_POLL_S = 2.0  # how often the installed models' active version is looked at (`station models install`)
 SWAP_WAIT_S = 30.0  # a new version waits for the session in progress to end, at most this long
+SWITCH_INTERVAL_S = 0.001  # Python threads hand over the GIL this often (default 5 ms): the judging worker, back from
+# native code, waits at most this long for it while web threads render review pages
 # the kiosk's admin line while the log is failing: a plain message (the details go to /calibrate and the log)
 RECORD_ALERT = ("检查记录未能保存，请通知管理员", "Check-ins are not being saved: please tell the administrator")
 EVIDENCE_ALERT = ("证据照片未能保存，请通知管理员", "Evidence photos are not being saved: please tell the administrator")
@@ -90,6 +92,9 @@ class LiveStation:
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> "LiveStation":
+        import sys
+
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         for target in (self._capture_loop, self._work_loop, self._retention_loop, self._models_loop):
             t = threading.Thread(target=target, daemon=True, name=target.__name__)
             t.start()
