@@ -267,7 +267,8 @@ def test_review_in_the_station_zone_with_names_pages_and_the_final_verdict(brows
         assert "2026-11-21 01:30" in first.inner_text() and "王伟" in first.inner_text()
         assert "Asia/Shanghai" in page.inner_text(".count") and "106" in page.inner_text(".count")
         assert page.locator("#records tbody tr").count() == 100 and "1 / 2" in page.inner_text(".pages")
-        assert page.locator("#records tbody tr img").first.evaluate("img => img.complete && img.naturalWidth") > 0
+        page.wait_for_function("() => { const i = document.querySelector('#records tbody tr img');"
+                               " return i && i.complete && i.naturalWidth > 0; }", timeout=10_000)
         shot(page, "review.png")
         page.click("#older")
         assert page.locator("#records tbody tr").count() == 6
@@ -325,7 +326,9 @@ def test_calibration_shows_the_live_framing_aid_the_policy_keys_and_reference_th
             page.click("#login")
             page.goto(base + "/calibrate")
             expect(page.locator("#framing")).to_contain_text("Hold still", timeout=10_000)  # polled from the gate
-            assert page.locator("#references img").evaluate("img => img.complete && img.naturalWidth") > 0
+            # the thumbnail has loaded (waited for: it is fetched after the page, beside the live stream)
+            page.wait_for_function("() => { const i = document.querySelector('#references img');"
+                                   " return i && i.complete && i.naturalWidth > 0; }", timeout=10_000)
             reference = page.inner_text("#policy-reference")
             assert "timezone" in reference and "min_judged_frames" in reference
             page.fill("#policy", '[detector]\nmodel = "models/missing.json"\n')
