@@ -13,7 +13,6 @@ chosen in 5-fold cross-validation by photo: at most MAX_SHAVEN_FAILED of the fac
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
@@ -21,10 +20,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from models.training.common import (CCP, CCP_LICENCE, DEFAULT_WEIGHTS, ROOT, WEIGHTS_DIR, WORK, PoseCache,
-                                    check_weights, progress, rel, write_manifest)
+from models.training.common import (CCP, CCP_LICENCE, DEFAULT_WEIGHTS, EYE_LABELS, ROOT, WEIGHTS_DIR, WORK,
+                                    PoseCache, check_weights, eye_labels, progress, rel, write_manifest)
 
-LABELS = ROOT / "models" / "training" / "labels" / "ccp_beard.csv"
 OUT = ROOT / "models" / "beard"
 SIZE = 96  # the lower face of a CCP photo is 50-70 px; 96 scored above 64 at every scale in cross-validation
 SCALES = (1.0, 0.6, 0.4)  # 0.4: the -small sets, a person about 300 px tall
@@ -33,11 +31,6 @@ FOLDS = 5
 MAX_SHAVEN_FAILED = 0.03
 MIN_TILE_PX = 20  # 40 % scale gives 22-30 px tiles; below what training saw the station asks to step closer
 CLASSES = ["none", "beard"]
-
-
-def read_labels(path: Path = LABELS) -> dict[int, str]:
-    with open(path, newline="") as f:
-        return {int(r["photo"]): r["beard"] for r in csv.DictReader(f) if r["beard"] in CLASSES}
 
 
 def shrunk(image: np.ndarray, k: float) -> np.ndarray:
@@ -91,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, default=SIZE, help="tile side in pixels")
     args = ap.parse_args(argv)
     check_weights(args.weights)
-    labels = read_labels()
+    labels = eye_labels("beard", tuple(CLASSES))
     if args.limit:
         labels = dict(sorted(labels.items())[: args.limit])
     images, y, photo, scale = tiles(labels, PoseCache(Path(args.pose_cache)), args.size)
@@ -126,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     onnx_file = export_probe(features, weight, bias, args.size, out / "beard.onnx")
     data = {"photos": f"CCP {rel(CCP)} 0001-0700 and 1005-1800, less the ccp-rules and near-ccp-public photos",
-            "labels": rel(LABELS), "faces": int(len(numbers)), "beards": int(len(set(photo[y]))),
+            "labels": rel(EYE_LABELS / "ccp_beard.csv"), "faces": int(len(numbers)), "beards": int(len(set(photo[y]))),
             "scales": list(SCALES), "licences": CCP_LICENCE}
     command = "python -m models.training.beard " + " ".join(argv if argv is not None else sys.argv[1:])
     write_manifest(onnx_file, CLASSES, args.size, command, data,

@@ -61,6 +61,17 @@ def rel(path: Path) -> str:
     return os.path.relpath(Path(path).resolve(), ROOT)
 
 
+EYE_LABELS = ROOT / "models" / "training" / "labels"
+
+
+def eye_labels(name: str, keep: tuple[str, ...] | None = None) -> dict[int, str]:
+    """The by-eye labels `labels/ccp_NAME.csv` (`photo,NAME`): photo number -> label, only those in `keep` if given."""
+    import csv
+
+    with open(EYE_LABELS / f"ccp_{name}.csv", newline="") as f:
+        return {int(r["photo"]): r[name] for r in csv.DictReader(f) if keep is None or r[name] in keep}
+
+
 def ccp_label_names() -> list[str]:
     from scipy.io import loadmat
 

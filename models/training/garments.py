@@ -13,16 +13,14 @@ near-duplicates are never read. Validation: 0601-0700 and every 10th photo of 10
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
-from pathlib import Path
 
 from models.crops import front_crops, legs_crops
 from models.training import classifier
-from models.training.common import CCP_NEAR_DUPLICATES_OF_HELD_OUT, CCP_RULES_HELD_OUT, CCP_VAL, ROOT, WORK
+from models.training.common import (CCP_NEAR_DUPLICATES_OF_HELD_OUT, CCP_RULES_HELD_OUT, CCP_VAL, ROOT, WORK,
+                                    eye_labels)
 
 TILE = {"front": 96, "legwear": 64}  # an open front is a narrow strip: 96 px keeps its edges and fastenings
-LABELS = Path(__file__).resolve().parent / "labels"
 MODELS = {"front": (("closed", "open"), front_crops, {"closed": 2, "open": 3}, "front",
                     "the torso tile (models.crops.front_crops)"),
           "legwear": (("not_trousers", "trousers"), legs_crops, {"not_trousers": 3, "trousers": 3}, "legs",
@@ -37,8 +35,7 @@ def _split(i: int) -> str:
 
 def samples(name: str) -> list[classifier.TileSample]:
     classes, part = MODELS[name][0], MODELS[name][3]
-    with open(LABELS / f"ccp_{name}.csv", newline="") as f:
-        labels = {int(r["photo"]): r[name] for r in csv.DictReader(f) if r[name] in classes}
+    labels = eye_labels(name, classes)
     return [classifier.ccp_sample(i, _split(i), {part: label}) for i, label in sorted(labels.items())
             if i not in CCP_RULES_HELD_OUT and i not in CCP_NEAR_DUPLICATES_OF_HELD_OUT]
 

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from models.training.common import (CCP, CCP_LICENCE, CCP_NEAR_DUPLICATES_OF_HELD_OUT, CCP_TRAIN, CCP_VAL, ROOT,
-                                    ccp_label_names, ccp_mask, progress, rel)
+                                    ccp_label_names, ccp_mask, eye_labels, progress, rel)
 
 OUT = ROOT / "models" / "rules" / "rules.json"
 OUTER = ("jacket", "coat", "blazer", "cardigan", "vest", "cape", "hoodie")
@@ -37,7 +37,6 @@ TROUSERS, NOT_TROUSERS = ("pants", "jeans", "leggings"), ("shorts", "skirt", "dr
 HAIR_BINS, HAIR_SMOOTH = 32, 0.6  # (L, a, b) cells of 8 levels; smoothing in cells (chosen on 0601-0700)
 DYE_HUES = [h for h in range(180) if not 20 <= h < 35]  # OpenCV hues, less golden blonde and light brown
 MIN_HAIR_PX = 500
-HAIR_LABELS = ROOT / "models" / "training" / "labels" / "ccp_hair.csv"
 MAX_NATURAL_FLAGGED = 0.02  # natural heads of 0601-0700 the hair threshold may fail
 
 
@@ -86,14 +85,6 @@ def enough_hair(mask: np.ndarray, names: list[str]) -> np.ndarray | None:
     """The `hair` pixels of a CCP mask, where there are enough to learn or dye."""
     hair = mask == names.index("hair")
     return hair if hair.sum() >= MIN_HAIR_PX else None
-
-
-def hair_labels() -> dict[int, str]:
-    """Each CCP photo's hair as looked at by eye: natural, striking (dyed a colour hair does not grow in) or unsure."""
-    import csv
-
-    with open(HAIR_LABELS, newline="") as f:
-        return {int(r["photo"]): r["hair"] for r in csv.DictReader(f)}
 
 
 def striking_colours(ids: list[int], names: list[str], rng: np.random.Generator, labels: dict[int, str]) -> dict:
@@ -150,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     train = [i for i in CCP_TRAIN if i not in CCP_NEAR_DUPLICATES_OF_HELD_OUT][: args.limit]
     val = list(CCP_VAL)[: args.limit]
     rng = np.random.default_rng(0)
-    hair_seen = hair_labels()
+    hair_seen = eye_labels("hair")  # natural, striking (dyed a colour hair does not grow in) or unsure
     hair_model = striking_colours(train, names, rng, hair_seen)
     pipeline = Pipeline(StationConfig(), Models(MediaPipePose(), MediaPipeSegmenter(), MediaPipeFaces(),
                                                 SkinModel.load()))

@@ -12,9 +12,10 @@ def test_the_hair_map_calls_vivid_dyes_striking_and_natural_hair_not(shared_data
     pytest.importorskip("scipy")
     from checks.hair_colour import striking_share
     from models.training.common import ccp_label_names
-    from models.training.rules import hair_labels, striking_colours
+    from models.training.common import eye_labels
+    from models.training.rules import striking_colours
 
-    model = striking_colours(list(range(1, 81)), ccp_label_names(), np.random.default_rng(0), hair_labels())
+    model = striking_colours(list(range(1, 81)), ccp_label_names(), np.random.default_rng(0), eye_labels("hair"))
     assert len(model["striking_bits"]) * 4 == model["bins"] ** 3
 
     def striking(bgr):
