@@ -167,18 +167,19 @@ def front_crops(kp: Keypoints, min_visibility: float = 0.5) -> list[Crop]:
 
 
 def legs_crops(kp: Keypoints, min_visibility: float = 0.5) -> list[Crop]:
-    """Hips to below the knees, both legs in one tile: trousers, or shorts, a skirt or a dress."""
+    """Hips to the ankles, both legs in one tile: trousers down to the shoes, or shorts, a skirt or a dress and the
+    legs below its hem (bare, in tights or in boots)."""
     names = ("left_hip", "right_hip", "left_knee", "right_knee")
     # a skirt, a dress or a long coat hides the knees and MediaPipe rates them low; the tile reaches from the hips
-    # to below the knees with a margin, so a roughly placed knee inside the frame still cuts the right tile
+    # to about the ankles (the thigh's length again below the knees), so a roughly placed knee still cuts it right
     if not all(kp.visible(n, min_visibility if "hip" in n else min(min_visibility, HIDDEN_KNEE_VISIBILITY))
                for n in names):
         return []
     s = body_scale(kp)
-    pts = np.array([kp.point(n) for n in names])
+    hips = (kp.point("left_hip") + kp.point("right_hip")) / 2
     knees = (kp.point("left_knee") + kp.point("right_knee")) / 2
-    pts = np.vstack([pts, knees + (knees - (kp.point("left_hip") + kp.point("right_hip")) / 2) * 0.3])
-    return [_square("legs", pts, 0.2 * s, 0.9 * s)]
+    pts = np.array([kp.point(n) for n in names] + [knees + (knees - hips) * 0.9])
+    return [_square("legs", pts, 0.15 * s, 0.9 * s)]
 
 
 def beard_crops(kp: Keypoints, min_visibility: float = 0.5) -> list[Crop]:

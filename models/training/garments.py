@@ -4,7 +4,7 @@
     python -m models.training.garments front|legwear [prepare|fit|export|rescore|probe]
 
 - front: the torso tile (`models.crops.front_crops`), `closed` or `open`;
-- legwear: hips to below the knees (`models.crops.legs_crops`), `trousers` or `not_trousers`.
+- legwear: hips to the ankles (`models.crops.legs_crops`), `trousers` or `not_trousers`.
 Labels by eye (`labels/ccp_front.csv`, `labels/ccp_legwear.csv`, rules in `labels/README.md`) for 0001-0700 and
 1005-1800: the labels derived before from CCP's masks and tags called most open jackets closed and many wide
 trousers skirts. 0701-0850 and CCP_RULES_HELD_OUT (the photos of the ccp-rules evaluation set) and their
@@ -20,11 +20,11 @@ from models.training import classifier
 from models.training.common import (CCP_NEAR_DUPLICATES_OF_HELD_OUT, CCP_RULES_HELD_OUT, CCP_VAL, ROOT, WORK,
                                     eye_labels)
 
-TILE = {"front": 96, "legwear": 64}  # an open front is a narrow strip: 96 px keeps its edges and fastenings
+TILE = {"front": 96, "legwear": 96}  # an open front is a narrow strip, a hem above tights a thin line: 96 px keeps them
 MODELS = {"front": (("closed", "open"), front_crops, {"closed": 2, "open": 3}, "front",
                     "the torso tile (models.crops.front_crops)"),
           "legwear": (("not_trousers", "trousers"), legs_crops, {"not_trousers": 3, "trousers": 3}, "legs",
-                      "hips to below the knees (models.crops.legs_crops)")}
+                      "hips to the ankles (models.crops.legs_crops)")}
 MAX_PASS_FAILED = 0.04
 MAX_PASS_UNSURE = 0.10  # right garments the station may call unsure (a supervisor looks) rather than pass
 
