@@ -1,4 +1,5 @@
-"""The company uniform (工作服): colour and texture of the clothes on the torso and legs, against enrolled prototypes.
+"""The company uniform (工作服): colour and texture of the clothes on the torso, sleeves and legs, against enrolled
+prototypes.
 
 Each reference photo enrolled at calibration is one prototype, so a site can enrol several variants (with and without
 a vest, summer and winter). A photo passes when its clothes are close to at least one prototype.
@@ -16,7 +17,10 @@ from pydantic import Field
 from checks.base import Check, CheckResult, CheckSection, Evidence, Status
 from models.perception import Perception
 
-PARTS = {"torso": ("torso",), "legs": ("thigh_left", "thigh_right", "shin_left", "shin_right")}
+# the sleeves tell variants apart that share a torso colour: a black vest over the pink shirt is not a black shirt
+PARTS = {"torso": ("torso",), "sleeves": ("upper_arm_left", "upper_arm_right"),
+         "legs": ("thigh_left", "thigh_right", "shin_left", "shin_right")}
+PART_NAMES = {"torso": ("上衣", "torso"), "sleeves": ("袖子", "sleeves"), "legs": ("裤子", "legs")}
 MIN_PIXELS = 400
 AB_BINS, AB_RANGE = 16, (80.0, 176.0)  # OpenCV's 8-bit Lab: a, b centred on 128; clothing rarely leaves +-48
 L_BINS = 8
@@ -69,7 +73,7 @@ def hellinger(f1: np.ndarray, f2: np.ndarray) -> float:
 
 
 def describe(p: Perception) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Features and garment masks of each visible part (torso, legs)."""
+    """Features and garment masks of each visible part (torso, sleeves, legs)."""
     feats, masks = {}, {}
     for part, names in PARTS.items():
         mask = garment_mask(p, names)
@@ -165,10 +169,11 @@ class UniformCheck(Check):
         evidence = [Evidence.of_region(p.regions[n], status, dist) for part in feats for n in PARTS[part]
                     if n in p.regions]
         score = min(1.0, 0.5 + abs(dist - limit) / limit)
-        parts_zh = "、".join({"torso": "上衣", "legs": "裤子"}[k] for k in feats)
+        parts_zh = "、".join(PART_NAMES[k][0] for k in feats)
+        parts_en = ", ".join(PART_NAMES[k][1] for k in feats)
         if status == Status.PASS:
-            return self.result(status, score, f"穿着工作服（{parts_zh}）", f"Uniform worn ({', '.join(feats)})",
+            return self.result(status, score, f"穿着工作服（{parts_zh}）", f"Uniform worn ({parts_en})",
                                evidence, distance=dist, limit=limit)
         return self.result(status, score, f"未穿工作服（{parts_zh}与登记样式不符）",
-                           f"Not the company uniform ({', '.join(feats)} differ from the enrolled uniform)",
+                           f"Not the company uniform ({parts_en} differ from the enrolled uniform)",
                            evidence, distance=dist, limit=limit)
