@@ -164,6 +164,12 @@ class Check:
                 **measurements: float) -> CheckResult:
         return self.result(Status.UNKNOWN, 0.0, reason_zh, reason_en, evidence, **measurements)
 
+    def classifier_loaded(self, p: Perception) -> bool:
+        """The rule's tile classifier is loaded (its operating points came with the findings): then no tile means the
+        part was not seen whole, and the heuristic fallback, which is for a station without the model, must not
+        judge it instead."""
+        return any(k.startswith(f"{self.tile_labels.classifier}.") for k in p.attire.operating_points)
+
     def one_tile_verdict(self, p: Perception, probs: dict[str, float], tile: Box, measurement: str,
                          too_far: tuple[str, str], failed: tuple[str, str], passed: tuple[str, str],
                          unsure: tuple[str, str]) -> CheckResult:

@@ -2,7 +2,8 @@
 
 The open-front classifier judges the torso tile (trained on CCP photos labelled by eye: open outerwear with
 another garment or skin down the middle); between its fail point and a lower edge chosen on validation it cannot
-tell, and the rule says so instead of passing. Without it, the rule compares the strip from below the
+tell, and the rule says so instead of passing; where it is loaded and no tile is cut, the front was not seen.
+Without it, the rule compares the strip from below the
 collar to the belt with the strips on either side of it: an open jacket shows another garment down the middle
 while the two sides look alike (colour, lightness pattern and texture, the uniform rule's own descriptor); the
 thresholds of that fallback were chosen on CCP training photos (`python -m models.training.rules`).
@@ -63,7 +64,7 @@ class FrontClosedCheck(Check):
         probs, tile = p.classified.get("front"), p.attire.tiles.get("front")
         if probs is not None and tile is not None:
             return self.classified(p, probs, tile)
-        m = measure(p)
+        m = None if self.classifier_loaded(p) else measure(p)
         if m is None:
             return self.unknown("看不到上身正面，请正面站立、双手自然下垂",
                                 "Front of the body not in view: face the camera, arms at your sides")

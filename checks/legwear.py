@@ -1,10 +1,11 @@
 """Long trousers with a long-trouser uniform: no shorts, skirts or bare legs (统一着装).
 
-The trousers classifier judges one tile from the hips to below the knees (trained on CCP photos whose masks or
-tags name trousers, shorts, skirts and dresses). Without it: bare skin on the thighs or just below the knees means
-shorts, a skirt or a dress (a turned-up hem at the ankle is the cuffs rule's), and cloth filling the space between
-the legs below the crotch, where trousers leave a gap, means a skirt or a dress even over tights; those thresholds
-were chosen on CCP training photos (`python -m models.training.rules`).
+The trousers classifier judges one tile from the hips to the ankles (trained on CCP photos labelled by eye); where
+it is loaded and no tile is cut (legs hidden, or cut off by the frame), the legs were not seen. Without it: bare
+skin on the thighs or just below the knees means shorts, a skirt or a dress (a turned-up hem at the ankle is the
+cuffs rule's), and cloth filling the space between the legs below the crotch, where trousers leave a gap, means a
+skirt or a dress even over tights; those thresholds were chosen on CCP training photos
+(`python -m models.training.rules`).
 """
 from __future__ import annotations
 
@@ -61,7 +62,7 @@ class LegwearCheck(Check):
         probs, tile = p.classified.get("legs"), p.attire.tiles.get("legs")
         if probs is not None and tile is not None:
             return self.classified(p, probs, tile)
-        m = measure(p)
+        m = None if self.classifier_loaded(p) else measure(p)  # e.g. the frame cuts off the lower legs
         if m is None:
             return self.unknown("看不到双腿，请后退、正面站立", "Legs not in view: step back and face the camera")
         cal = calibrated(self.id)
@@ -82,7 +83,7 @@ class LegwearCheck(Check):
                            evidence, **m)
 
     def classified(self, p: Perception, probs: dict[str, float], tile) -> CheckResult:
-        """The trousers classifier's answer on the tile from the hips to below the knees."""
+        """The trousers classifier's answer on the tile from the hips to the ankles."""
         return self.one_tile_verdict(p, probs, tile, "not_trousers",
                                      ("离摄像头太远，看不清裤子，请走近一些",
                                       "Too far to see the trousers: please step closer"),

@@ -17,6 +17,7 @@ from models.perception import Box, Keypoints
 from models.regions import FOOT_VISIBILITY, body_scale
 
 HIDDEN_KNEE_VISIBILITY = 0.25
+LEGS_OFF_FRAME = 0.0  # thigh lengths the ankles may lie below the frame (a photo cropped at the shoes)
 
 # What each tile is cut to judge: a box of another class in it (a "shoe" in a hand tile, a "badge" in the head
 # tile where the lanyard starts) is the detector guessing outside its tile's purpose, and is dropped. A badge held in
@@ -178,8 +179,11 @@ def legs_crops(kp: Keypoints, min_visibility: float = 0.5) -> list[Crop]:
     s = body_scale(kp)
     hips = (kp.point("left_hip") + kp.point("right_hip")) / 2
     knees = (kp.point("left_knee") + kp.point("right_knee")) / 2
-    pts = np.array([kp.point(n) for n in names] + [knees + (knees - hips) * 0.9])
-    return [_square("legs", pts, 0.15 * s, 0.9 * s)]
+    ankles = knees + (knees - hips) * 0.9
+    # trousers whose lower legs the frame cuts off look like shorts to the classifier: no tile, "step back"
+    if ankles[1] > kp.image_size[1] + LEGS_OFF_FRAME * float(np.hypot(*(knees - hips))):
+        return []
+    return [_square("legs", np.array([kp.point(n) for n in names] + [ankles]), 0.15 * s, 0.9 * s)]
 
 
 def beard_crops(kp: Keypoints, min_visibility: float = 0.5) -> list[Crop]:

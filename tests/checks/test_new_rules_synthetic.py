@@ -84,6 +84,19 @@ def test_bare_legs_and_a_skirt_fail_trousers_pass():
         Status.PASS
 
 
+def test_with_its_classifier_loaded_a_rule_without_its_tile_says_unknown_not_the_fallback_verdict():
+    # the frame cut the lower legs off, so no legs tile was cut: the heuristic fallback (meant for a station without
+    # the classifier) would pass these painted trousers on what it saw of the thighs
+    trousers = paint(np.ones((H, W), np.float32), make_perception().regions["leg_gap"], 0.0)
+    loaded = {"legwear.not_trousers": 0.35, "legwear.min_tile_px": 24.0}
+    assert LegwearCheck(config()).run(make_perception(person_mask=trousers)).status == Status.PASS  # no classifier
+    legs = LegwearCheck(config()).run(make_perception(person_mask=trousers, operating_points=loaded))
+    assert legs.status == Status.UNKNOWN and "step back" in legs.reason_en
+    front = FrontClosedCheck(config()).run(make_perception(image=front_image((40, 90, 160)),
+                                                           operating_points={"front.open": 0.5}))
+    assert front.status == Status.UNKNOWN
+
+
 def pink_is_striking() -> dict:
     """A colour map in which only vivid pink-magenta cells (a > 160) are striking."""
     bins = 32

@@ -52,6 +52,12 @@ def test_legs_tile_is_cut_when_a_skirt_hides_the_knees_but_not_when_they_are_out
     assert legs_crops(make_keypoints(hidden=("left_knee",))) == []  # not seen at all
     cut_off = make_keypoints(size=(W, int(kp.point("left_knee")[1]) - 5))  # the frame ends above the knees
     assert legs_crops(cut_off) == []
+    # the tile reaches the ankles (the thigh's length again below the knees): a frame ending mid-shin cuts none,
+    # since trousers cut off there look like shorts; one ending at the ankles does
+    hips = (kp.point("left_hip") + kp.point("right_hip")) / 2
+    knees = (kp.point("left_knee") + kp.point("right_knee")) / 2
+    assert legs_crops(make_keypoints(size=(W, int((knees + (knees - hips) * 0.5)[1])))) == []
+    assert [c.part for c in legs_crops(make_keypoints(size=(W, int((knees + (knees - hips) * 0.95)[1]))))] == ["legs"]
 
 
 def test_beard_tile_holds_the_mouth_and_chin_below_the_nose_and_needs_a_face_turned_to_the_camera():
