@@ -174,6 +174,11 @@ def train_site(export: Path, out: Path, installed: dict[str, Path], version: str
     names = sorted(p.name for p in tiles.iterdir() if p.is_dir()) if tiles.is_dir() else []
     trained, skipped = {}, {}
     for name in progress([n for n in names if not only or n in only], "classifiers"):
+        if "probe" in json.loads(installed[name].read_text()):
+            # front and legwear are two models in one graph (models/training/probe.py), not one ultralytics model
+            skipped[name] = "a fine-tuned model and a linear probe in one graph: only single classifiers are " \
+                            "fine-tuned on site tiles"
+            continue
         result = fine_tune(name, installed[name], tiles / name, work, epochs, hours, public, public_photos,
                            site_copies, batch, device, seed)
         if result is None:
@@ -181,8 +186,9 @@ def train_site(export: Path, out: Path, installed: dict[str, Path], version: str
         else:
             trained[name] = result
     if not trained:
-        raise ValueError(f"{export}: no classifier has {MIN_SITE_TILES} or more reviewed training tiles "
-                         f"({site_manifest.get('tiles', {})}); review more check-ins first")
+        why = "; ".join(f"{n}: {reason}" for n, reason in skipped.items()) or "no classifier tiles"
+        raise ValueError(f"{export}: no classifier could be fine-tuned ({why}; tiles: "
+                         f"{site_manifest.get('tiles', {})}); review more check-ins first")
     return pack_bundle(out, {n: r["manifest"] for n, r in trained.items()}, f"site-{time.strftime('%Y%m%d-%H%M')}",
                        trained_from=version, site_export={k: site_manifest.get(k) for k in (
                            "created", "since", "date_range", "stations", "records", "tiles")},

@@ -3,6 +3,7 @@
 Slow and needs the train extra (torch, ultralytics); the full training is not part of the test run.
 """
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -153,3 +154,25 @@ def test_beard_probe_on_a_few_labelled_faces_writes_a_model_the_station_loads(tm
     classifier = OnnxClassifier(tmp_path / "beard" / "beard.json")
     [probs] = classifier.classify([np.full((64, 64, 3), 120, np.uint8)])
     assert set(probs) == {"none", "beard"} and abs(sum(probs.values()) - 1) < 1e-4
+
+
+def test_site_training_leaves_a_classifier_with_a_probe_as_it_is_and_says_why(tmp_path):
+    # reviewed front_closed check-ins export front tiles; the installed front model is a fine-tuned classifier and a
+    # linear probe in one graph, which `station train site` cannot take back to one ultralytics model
+    pytest.importorskip("ultralytics", reason="the train extra is not installed (pip install -e .[train])")
+    import cv2
+
+    from models.training.site import train_site
+
+    export = tmp_path / "export"
+    for c in ("closed", "open"):
+        folder = export / "tiles" / "front" / "train" / c
+        folder.mkdir(parents=True)
+        for i in range(4):
+            cv2.imwrite(str(folder / f"{i}.jpg"), np.full((96, 96, 3), 60 * i, np.uint8))
+    (export / "manifest.json").write_text(json.dumps({"tiles": {"front": {"train": {"closed": 4, "open": 4}}}}))
+    installed = Path(__file__).resolve().parents[2] / "models" / "front" / "front.json"
+    assert "probe" in json.loads(installed.read_text())
+    with pytest.raises(ValueError, match="front: a fine-tuned model and a linear probe in one graph"):
+        train_site(export, tmp_path / "site.zip", {"front": installed}, "shipped", work=tmp_path / "work")
+    assert not (tmp_path / "site.zip").exists()
