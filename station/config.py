@@ -99,7 +99,8 @@ class DetectorConfig(Section):
 
     conf: float = Field(0.1, ge=0.01, le=1.0, description="detector boxes below this confidence are dropped; each "
                                                           "rule then applies its own operating point")
-    threads: int = Field(2, ge=1, le=64, description="onnxruntime threads per model")
+    threads: int = Field(2, ge=1, le=64, description="CPU threads for the learned models: each runs on one, "
+                                                     "this many side by side")
 
 
 class IdentifyConfig(Section):

@@ -1,10 +1,12 @@
 """The onnxruntime side of the attire detector: letterbox, decoding, NMS and the manifest's guard."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from models.detector import MODEL_DIR, Manifest, ModelFileError, OnnxDetector, decode, letterbox, merge_overlaps, nms
+from models.detector import (MODEL_DIR, AttireDetector, Manifest, ModelFileError, OnnxDetector, decode, letterbox,
+                             merge_overlaps, nms)
 from models.perception import Box
 
 CLASSES = ("badge", "bracelet", "watch")
@@ -133,3 +135,20 @@ def test_a_classifier_no_enabled_rule_reads_is_not_run():
     assert beard.tiles == 0 and footwear.tiles == 2 and "chin" not in found.classified
     assert found.operating_points["beard.beard"] == 0.3  # still loaded: switching the rule on needs no reload
     assert set(detector.detect(frame, kp).classified) == {"chin", "foot_left", "foot_right"} and beard.tiles == 1
+
+
+@pytest.mark.slow
+def test_the_shipped_models_side_by_side_find_exactly_what_they_find_one_after_another(real_models):
+    """`detector.threads` models at a time, each session on one thread: the same boxes, tiles and probabilities."""
+    from station.config import StationConfig
+    from station.imageio import read_image
+    from station.pipeline import load_attire
+
+    photo = read_image(Path(__file__).resolve().parents[2] / "station/demo/people/2-ccp_0714.jpg")
+    pose = real_models.pose.estimate(photo)
+    side_by_side, _ = load_attire(StationConfig())
+    one_at_a_time = AttireDetector(side_by_side.detector, side_by_side.classifiers, side_by_side.min_visibility)
+    assert side_by_side._pool is not None and one_at_a_time._pool is None
+    a, b = side_by_side.detect(photo, pose), one_at_a_time.detect(photo, pose)
+    assert {"torso", "legs", "front", "foot_left", "foot_right"} <= set(a.examined)
+    assert a.boxes == b.boxes and a.tiles == b.tiles and a.classified == b.classified

@@ -36,3 +36,55 @@ def test_a_missing_model_file_is_named(capsys, tmp_path):
     code = main(["check", str(photo), "--config", str(tmp_path / "station.toml")])
     err = capsys.readouterr().err
     assert code == 2 and "nowhere/attire.json" in err and "Traceback" not in err
+
+
+def test_segmentation_and_skin_run_beside_pose_on_one_worker_of_the_pipelines_own():
+    """They overlap pose (which is what saves the time), and each model is only ever run by one thread, one frame at
+    a time: a MediaPipe graph is not for sharing across threads."""
+    import threading
+    import time
+
+    from factories import FakePose, FakeSegmenter
+
+    spans = {"pose": [], "segment": []}  # (thread, start, end) of each call
+
+    def timed(name, run):
+        t0 = time.perf_counter()
+        time.sleep(0.05)
+        out = run()
+        spans[name].append((threading.get_ident(), t0, time.perf_counter()))
+        return out
+
+    class SlowPose(FakePose):
+        def estimate(self, image):
+            return timed("pose", lambda: super(SlowPose, self).estimate(image))
+
+    class SlowSegmenter(FakeSegmenter):
+        def segment(self, image):
+            return timed("segment", lambda: super(SlowSegmenter, self).segment(image))
+
+    models = fake_models()
+    models.pose, models.segmenter = SlowPose(models.pose.keypoints), SlowSegmenter()
+    pipeline = Pipeline(config(), models)
+    for _ in range(3):
+        frame = pipeline.run(FRAME)
+        assert frame.perception.person_mask.any() and frame.perception.skin is not None
+    (pose_thread,), (segment_thread,) = ({t for t, _, _ in spans[k]} for k in ("pose", "segment"))
+    assert pose_thread != segment_thread
+    for (_, p0, p1), (_, s0, s1) in zip(spans["pose"], spans["segment"]):
+        assert s0 < p1 and p0 < s1  # the same frame's two calls overlapped
+    assert all(s1 <= next_s0 for (_, _, s1), (_, next_s0, _) in zip(spans["segment"], spans["segment"][1:]))
+    assert frame.timings_ms["total"] < frame.timings_ms["pose"] + frame.timings_ms["segmentation"]
+
+
+def test_a_failing_side_stage_fails_the_frame_with_its_own_error():
+    import pytest
+
+    class BrokenSegmenter:
+        def segment(self, image):
+            raise RuntimeError("segmenter broke")
+
+    models = fake_models()
+    models.segmenter = BrokenSegmenter()
+    with pytest.raises(RuntimeError, match="segmenter broke"):
+        Pipeline(config(), models).run(FRAME)
