@@ -74,7 +74,6 @@ def test_segmentation_and_skin_run_beside_pose_on_one_worker_of_the_pipelines_ow
     for (_, p0, p1), (_, s0, s1) in zip(spans["pose"], spans["segment"]):
         assert s0 < p1 and p0 < s1  # the same frame's two calls overlapped
     assert all(s1 <= next_s0 for (_, _, s1), (_, next_s0, _) in zip(spans["segment"], spans["segment"][1:]))
-    assert frame.timings_ms["total"] < frame.timings_ms["pose"] + frame.timings_ms["segmentation"]
 
 
 def test_a_failing_side_stage_fails_the_frame_with_its_own_error():
