@@ -18,6 +18,7 @@ from models.regions import build_regions, feet_on_silhouette
 from station.config import StationConfig
 from station.framing import assess_framing
 
+BESIDE_POSE = ("segmentation", "skin")  # the stages a pipeline's side worker runs while pose runs
 MAX_SIDE = 1920  # larger frames are shrunk first: MediaPipe runs at 256 px inside, detail beyond this buys nothing
 
 
