@@ -17,7 +17,6 @@ from models.perception import Box, Keypoints
 from models.regions import FOOT_VISIBILITY, body_scale
 
 HIDDEN_KNEE_VISIBILITY = 0.25
-LEGS_OFF_FRAME = 0.0  # thigh lengths the ankles may lie below the frame (a photo cropped at the shoes)
 
 # What each tile is cut to judge: a box of another class in it (a "shoe" in a hand tile, a "badge" in the head
 # tile where the lanyard starts) is the detector guessing outside its tile's purpose, and is dropped. A badge held in
@@ -181,7 +180,7 @@ def legs_crops(kp: Keypoints, min_visibility: float = 0.5) -> list[Crop]:
     knees = (kp.point("left_knee") + kp.point("right_knee")) / 2
     ankles = knees + (knees - hips) * 0.9
     # trousers whose lower legs the frame cuts off look like shorts to the classifier: no tile, "step back"
-    if ankles[1] > kp.image_size[1] + LEGS_OFF_FRAME * float(np.hypot(*(knees - hips))):
+    if ankles[1] > kp.image_size[1]:
         return []
     return [_square("legs", np.array([kp.point(n) for n in names] + [ankles]), 0.15 * s, 0.9 * s)]
 

@@ -150,11 +150,11 @@ class Pipeline:
         # one worker of this pipeline's own: its segmenter and skin model are only ever run there, one frame at a time
         self._beside = ThreadPoolExecutor(1, thread_name_prefix="perceive")
 
-    def _segment_and_skin(self, image: np.ndarray, target: Box | None, crop_x: tuple[int, int], width: int,
+    def _segment_and_skin(self, image: np.ndarray, target: Box | None, crop_x: tuple[int, int],
                           timer: StageTimer) -> tuple[np.ndarray, np.ndarray]:
         with timer("segmentation"):
             person_mask = self.models.segmenter.segment(image)
-            if crop_x != (0, width):
+            if crop_x != (0, image.shape[1]):
                 person_mask[:, : crop_x[0]] = 0
                 person_mask[:, crop_x[1]:] = 0
         with timer("skin"):
@@ -174,7 +174,7 @@ class Pipeline:
             crop_x = (max(0, int(target.center[0] - half)), min(w, int(target.center[0] + half)))
         # segmentation and skin need neither the pose nor each other's answer: they run on a second core while
         # MediaPipe Pose, the longest stage, runs here (on 2 cores the three took 34 ms side by side against 45)
-        beside = self._beside.submit(self._segment_and_skin, image, target, crop_x, w, timer)
+        beside = self._beside.submit(self._segment_and_skin, image, target, crop_x, timer)
         try:
             with timer("pose"):
                 pose = self.models.pose.estimate(np.ascontiguousarray(image[:, crop_x[0]:crop_x[1]]))
