@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from checks.base import CheckResult, Status
 from checks.registry import build_checks
@@ -147,6 +148,10 @@ class Pipeline:
         self.config = config
         self.models = models or Models.load(tracking=tracking, config=config)
         self.checks = build_checks(config)
+        # numpy's OpenBLAS keeps a thread per core that spins on sched_yield for a while after each matrix product
+        # (the skin model's covariance is one, every frame): on 2 cores it took half a core from MediaPipe and
+        # onnxruntime, which bring their own threads. Matrix products here are small: one thread does them.
+        threadpool_limits(1, user_api="blas")
         # one worker of this pipeline's own: its segmenter and skin model are only ever run there, one frame at a time
         self._beside = ThreadPoolExecutor(1, thread_name_prefix="perceive")
 

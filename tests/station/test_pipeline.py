@@ -87,3 +87,17 @@ def test_a_failing_side_stage_fails_the_frame_with_its_own_error():
     models.segmenter = BrokenSegmenter()
     with pytest.raises(RuntimeError, match="segmenter broke"):
         Pipeline(config(), models).run(FRAME)
+
+
+def test_a_pipeline_keeps_numpys_blas_to_one_thread():
+    """OpenBLAS's idle threads spin after each matrix product (the skin model's covariance, every frame): on 2 cores
+    that took half a core from pose and the attire models, which run on threads of their own."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads():
+        return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+    threadpool_limits(2, user_api="blas")
+    assert 2 in blas_threads()
+    Pipeline(config(), fake_models())
+    assert blas_threads() == {1}
