@@ -57,6 +57,8 @@ class AccessoriesCheck(Check):
             return self.unknown(f"看不到{'、'.join(zh for zh, _ in missing)}，请双手自然下垂、正对摄像头",
                                 f"Cannot see the {', '.join(en for _, en in missing)}: face the camera with your "
                                 "hands at your sides", evidence, pieces=count)
+        if not evidence:  # nothing found: the evidence is where it was looked for
+            evidence = [Evidence.of_box(p.attire.tiles[part], Status.PASS, part) for part in NEEDED]
         return self.result(status, score, f"首饰 {count} 件（不超过 {cfg.max_pieces} 件）",
                            f"{count} piece(s) of jewellery (at most {cfg.max_pieces})", evidence, pieces=count)
 

@@ -237,6 +237,10 @@ def test_accessories_pass_only_with_head_and_both_hands_seen():
     assert result.status == Status.UNKNOWN and "left hand" in result.reason_en and "右手" in result.reason_zh
     four = [Box(x, 100, x + 10, 110, 0.8, "necklace") for x in (100, 200, 300, 400)]
     assert check.run(make_perception(detections=four, examined=("torso", "head"))).status == Status.FAIL
+    # nothing worn: the PASS points at the tiles where jewellery was looked for
+    bare = check.run(make_perception())
+    assert bare.status == Status.PASS and bare.measurements["pieces"] == 0
+    assert [e.label for e in bare.evidence] == ["head", "hand_left", "hand_right"]
 
 
 def test_uniform_without_enrolment_is_unknown(tmp_path):
