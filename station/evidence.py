@@ -9,6 +9,7 @@ from checks.base import Status
 from station.pipeline import FrameResult
 
 COLOURS = {Status.PASS: (60, 180, 60), Status.FAIL: (40, 40, 230), Status.UNKNOWN: (0, 190, 230)}  # BGR
+DRAW_ORDER = {Status.PASS: 0, Status.UNKNOWN: 1, Status.FAIL: 2}
 
 
 def draw_evidence(frame: FrameResult) -> np.ndarray:
@@ -25,13 +26,25 @@ def draw_evidence(frame: FrameResult) -> np.ndarray:
                 if p.pose.visible(pa) and p.pose.visible(pb):
                     cv2.line(out, tuple(map(int, p.pose.point(pa))), tuple(map(int, p.pose.point(pb))),
                              (200, 200, 200), thick, cv2.LINE_AA)
-    for result in frame.results.values():
-        for ev in result.evidence:
-            pts = np.round(ev.polygon).astype(np.int32)
-            cv2.polylines(out, [pts], True, COLOURS[ev.status], thick + 1, cv2.LINE_AA)
-            x, y = pts.min(axis=0)
-            cv2.putText(out, ev.label, (int(x), max(12, int(y) - 3)), cv2.FONT_HERSHEY_SIMPLEX, font * 0.8,
+    # where each rule looked: what passed thin and first, what failed or could not be told thick and on top, so
+    # that among a dozen tiles the one a FAIL points at is the one the eye finds
+    evidence = sorted((ev for result in frame.results.values() for ev in result.evidence),
+                      key=lambda e: DRAW_ORDER[e.status])
+    for ev in evidence:
+        weight = thick if ev.status == Status.PASS else 2 * thick + 1
+        cv2.polylines(out, [np.round(ev.polygon).astype(np.int32)], True, COLOURS[ev.status], weight, cv2.LINE_AA)
+    for ev in evidence:  # the names after every outline, so that no outline crosses one
+        x, y = (int(v) for v in np.round(ev.polygon).min(axis=0))
+        if ev.status == Status.PASS:
+            cv2.putText(out, ev.label, (x, max(12, y - 3)), cv2.FONT_HERSHEY_SIMPLEX, font * 0.7,
                         COLOURS[ev.status], thick, cv2.LINE_AA)
+            continue
+        # white on a plate of the verdict's colour, sitting on the outline: readable over any clothing
+        (tw, th), base = cv2.getTextSize(ev.label, cv2.FONT_HERSHEY_SIMPLEX, font * 0.8, thick)
+        top = max(0, y - th - base - 4)
+        cv2.rectangle(out, (x, top), (x + tw + 6, top + th + base + 4), COLOURS[ev.status], cv2.FILLED)
+        cv2.putText(out, ev.label, (x + 3, top + th + 2), cv2.FONT_HERSHEY_SIMPLEX, font * 0.8, (255, 255, 255),
+                    thick, cv2.LINE_AA)
     # legend: overall and one numbered line per check
     lines = [(f"OVERALL: {frame.overall.value.upper()}", frame.overall)]
     lines += [(f"{i}. {r.check}: {r.status.value} - {r.reason_en}", r.status)
