@@ -157,3 +157,48 @@ def build(tuned: Path, name: str, data: Path, classes: tuple[str, ...], size: in
     info = {"features": f"mean and max of layers {', '.join(map(str, FEATURE_LAYERS))} of the frozen backbone",
             "regularisation_C": c, "train_tiles": {cls: int((y == k).sum()) for k, cls in enumerate(classes)}}
     return out, info
+
+
+def _probe_layer(model) -> tuple[str, str, str]:
+    """The merged graph's probe layer: (its input, the features; its weight's and its bias's initializer names)."""
+    for node in model.graph.node:
+        if node.op_type == "Gemm" and len(node.input) == 3 and node.input[1].startswith("probe/"):
+            return node.input[0], node.input[1], node.input[2]
+    raise ValueError("no probe layer (a Gemm on probe/ weights) in this graph: not a tuned-and-probe classifier")
+
+
+def graph_features(model, tiles: list[np.ndarray]) -> np.ndarray:
+    """The frozen backbone's pooled features of BGR tiles (already at the input size), read out of the merged graph
+    itself through onnxruntime: exactly what its probe layer sees."""
+    import onnx
+    import onnxruntime as ort
+
+    features, _, _ = _probe_layer(model)
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    probe.graph.output.append(onnx.helper.make_tensor_value_info(features, onnx.TensorProto.FLOAT, None))
+    session = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    rows = [session.run([features], {"images": to_blob(tiles[i:i + 64])})[0] for i in range(0, len(tiles), 64)]
+    return np.concatenate(rows) if rows else np.zeros((0, 0), np.float32)
+
+
+def refit_in_graph(merged: Path, tiles: list[np.ndarray], labels: np.ndarray, n_classes: int, c: float,
+                   dest: Path) -> Path:
+    """The merged graph with its probe fitted again on these tiles (BGR, at the input size) and labels; the tuned
+    classifier and the backbone stay as they are, so the only weights that change are the probe layer's."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(merged))
+    weight, bias = fit_logistic(graph_features(model, tiles), labels, n_classes, c)
+    _, weight_name, bias_name = _probe_layer(model)
+    for init in model.graph.initializer:
+        new = {weight_name: weight, bias_name: bias}.get(init.name)
+        if new is not None:
+            if tuple(init.dims) != new.shape:
+                raise ValueError(f"{merged}: probe layer {init.name} is {tuple(init.dims)}, the refit {new.shape}")
+            init.CopyFrom(numpy_helper.from_array(new, init.name))
+    onnx.checker.check_model(model)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(dest))
+    return dest

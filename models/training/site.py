@@ -5,7 +5,9 @@ For each classifier with site tiles: the installed model (its ONNX file, taken b
 fine-tuned for a few epochs on the site's training tiles, each repeated `site_copies` times, together with tiles cut
 from the public CCP photos the shipped model was trained on; it is exported to ONNX with the installed manifest's
 classes and operating points, and scored through the station's own runtime on the site's held-out tiles beside the
-installed model. The classifiers that trained go into one bundle, ready for `station models evaluate` and `install`.
+installed model. A classifier that is a fine-tuned model and a linear probe in one graph (front, legwear) keeps its
+fine-tuned half and backbone as they are and has its probe fitted again on the same mix of tiles (seconds). The
+classifiers that trained go into one bundle, ready for `station models evaluate` and `install`.
 
 Runs on 2 CPU cores in minutes for a few hundred tiles (`--hours` bounds a larger run), or on a GPU (`--device 0`).
 """
@@ -98,6 +100,28 @@ def tile_accuracy(manifest_path: Path, folder: Path, classes: tuple[str, ...]) -
     return {"n": total, "accuracy": round(right / total, 4) if total else None, "classes": per_class}
 
 
+def _replay(name: str, classes: tuple[str, ...], size: int, public: str, public_photos: int, seed: int) -> Path | None:
+    """The public tiles mixed in with the site's: none, a given folder, or cut from ../shared ("auto")."""
+    return None if public == "none" else Path(public) if public != "auto" else \
+        public_tiles(name, classes, size, public_photos, seed)
+
+
+def _site_manifest(target: Path, installed: Path, manifest: dict, site: Path, counts: dict, **how) -> dict:
+    """The site-trained model's manifest (the installed one's fields, operating points included, and how it was
+    trained), with both models scored through the station's runtime on the site's held-out tiles."""
+    classes, size = tuple(manifest["classes"]), int(manifest["input_size"])
+    before = tile_accuracy(installed, site / "val", classes)
+    fields = {k: v for k, v in manifest.items() if k not in ("name", "file", "sha256", "classes", "input_size",
+                                                             "data", "command", "trained", "validation")}
+    new_manifest = write_manifest(target, list(classes), size, "station train site", {"site": counts}, **fields,
+                                  validation_before_site=manifest.get("validation"), **how)
+    after = tile_accuracy(new_manifest, site / "val", classes)
+    m = json.loads(new_manifest.read_text())
+    m["site_validation"] = {"installed": before, "fine_tuned": after}
+    new_manifest.write_text(json.dumps(m, indent=2, ensure_ascii=False) + "\n")
+    return {"manifest": new_manifest, "tiles": counts, "site_validation": m["site_validation"]}
+
+
 def fine_tune(name: str, installed: Path, site: Path, work: Path, epochs: int, hours: float | None,
               public: str, public_photos: int, site_copies: int, batch: int, device: str, seed: int) -> dict | None:
     """One classifier: returns what went into it and its manifest path, or None when the site has too few tiles."""
@@ -113,8 +137,7 @@ def fine_tune(name: str, installed: Path, site: Path, work: Path, epochs: int, h
     data = work / name / "data"
     shutil.rmtree(data, ignore_errors=True)
     counts = {"site_train": site_train, "site_val": _site_counts(site / "val", classes), "public": {}}
-    replay = None if public == "none" else Path(public) if public != "auto" else \
-        public_tiles(name, classes, size, public_photos, seed)
+    replay = _replay(name, classes, size, public, public_photos, seed)
     for c in classes:
         (data / "train" / c).mkdir(parents=True)
         (data / "val" / c).mkdir(parents=True)
@@ -147,19 +170,44 @@ def fine_tune(name: str, installed: Path, site: Path, work: Path, epochs: int, h
     run = fit_run(YOLO(str(start)), str(data.resolve()), work / name, "run", **run_args)
     # ONNX with the installed manifest's classes and operating points; then scored by the station's runtime
     target, _ = export_onnx(run, work / name / "export", name)
-    before = tile_accuracy(installed, site / "val", classes)
-    fields = {k: v for k, v in manifest.items() if k not in ("name", "file", "sha256", "classes", "input_size",
-                                                             "data", "command", "trained", "validation")}
-    new_manifest = write_manifest(
-        target, list(classes), size, "station train site", {"site": counts}, **fields,
-        validation_before_site=manifest.get("validation"),
-        fine_tuned={"from": str(installed), "epochs": epochs, "hours": hours, "site_copies": site_copies,
-                    "public": "none" if replay is None else str(replay), "tiles": counts})
-    after = tile_accuracy(new_manifest, site / "val", classes)
-    m = json.loads(new_manifest.read_text())
-    m["site_validation"] = {"installed": before, "fine_tuned": after}
-    new_manifest.write_text(json.dumps(m, indent=2, ensure_ascii=False) + "\n")
-    return {"manifest": new_manifest, "tiles": counts, "site_validation": m["site_validation"]}
+    return _site_manifest(target, installed, manifest, site, counts, fine_tuned={
+        "from": str(installed), "epochs": epochs, "hours": hours, "site_copies": site_copies,
+        "public": "none" if replay is None else str(replay), "tiles": counts})
+
+
+def refit_probe(name: str, installed: Path, site: Path, work: Path, public: str, public_photos: int,
+                site_copies: int, seed: int) -> dict | None:
+    """A fine-tuned classifier and a linear probe in one graph (front, legwear): the probe is fitted again on the
+    site's training tiles (each `site_copies` times) and the public ones, with the installed probe's
+    regularisation; the fine-tuned model and the frozen backbone stay as they are. Seconds, not an epoch: the
+    probe is the half that can learn a site's uniform from a few hundred reviewed tiles without forgetting."""
+    import cv2
+
+    from models.training.probe import L2, refit_in_graph
+
+    manifest = json.loads(installed.read_text())
+    classes, size = tuple(manifest["classes"]), int(manifest["input_size"])
+    site_train = _site_counts(site / "train", classes)
+    if sum(site_train.values()) < MIN_SITE_TILES:
+        return None
+    counts = {"site_train": site_train, "site_val": _site_counts(site / "val", classes), "public": {}}
+    replay = _replay(name, classes, size, public, public_photos, seed)
+    files = []  # (tile, class index), a site tile site_copies times
+    for k, c in enumerate(classes):
+        files += [(f, k) for f in sorted((site / "train" / c).glob("*.jpg")) for _ in range(site_copies)]
+        if replay is not None:
+            public_files = sorted((replay / "train" / c).glob("*.jpg"))
+            counts["public"][c] = len(public_files)
+            files += [(f, k) for f in public_files]
+        if not any(label == k for _, label in files):
+            raise ValueError(f"{name}: no training tile of class {c!r} (site or public): cannot fit its probe")
+    tiles = [cv2.resize(cv2.imread(str(f)), (size, size), interpolation=cv2.INTER_AREA) for f, _ in files]
+    c_reg = float(manifest.get("probe", {}).get("regularisation_C", L2))
+    target = refit_in_graph(installed.parent / manifest["file"], tiles, np.array([k for _, k in files]),
+                            len(classes), c_reg, work / name / "export" / f"{name}.onnx")
+    return _site_manifest(target, installed, manifest, site, counts, probe_refit={
+        "from": str(installed), "site_copies": site_copies, "regularisation_C": c_reg,
+        "public": "none" if replay is None else str(replay), "tiles": counts})
 
 
 def train_site(export: Path, out: Path, installed: dict[str, Path], version: str, epochs: int = 3,
@@ -175,12 +223,11 @@ def train_site(export: Path, out: Path, installed: dict[str, Path], version: str
     trained, skipped = {}, {}
     for name in progress([n for n in names if not only or n in only], "classifiers"):
         if "probe" in json.loads(installed[name].read_text()):
-            # front and legwear are two models in one graph (models/training/probe.py), not one ultralytics model
-            skipped[name] = "a fine-tuned model and a linear probe in one graph: only single classifiers are " \
-                            "fine-tuned on site tiles"
-            continue
-        result = fine_tune(name, installed[name], tiles / name, work, epochs, hours, public, public_photos,
-                           site_copies, batch, device, seed)
+            # front and legwear are two models in one graph (models/training/probe.py): their probe learns the site
+            result = refit_probe(name, installed[name], tiles / name, work, public, public_photos, site_copies, seed)
+        else:
+            result = fine_tune(name, installed[name], tiles / name, work, epochs, hours, public, public_photos,
+                               site_copies, batch, device, seed)
         if result is None:
             skipped[name] = f"fewer than {MIN_SITE_TILES} reviewed training tiles"
         else:

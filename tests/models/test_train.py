@@ -156,23 +156,53 @@ def test_beard_probe_on_a_few_labelled_faces_writes_a_model_the_station_loads(tm
     assert set(probs) == {"none", "beard"} and abs(sum(probs.values()) - 1) < 1e-4
 
 
-def test_site_training_leaves_a_classifier_with_a_probe_as_it_is_and_says_why(tmp_path):
-    # reviewed front_closed check-ins export front tiles; the installed front model is a fine-tuned classifier and a
-    # linear probe in one graph, which `station train site` cannot take back to one ultralytics model
+def test_site_training_refits_the_probe_of_the_shipped_front_model_to_the_sites_jacket(tmp_path):
+    """A depot whose jacket has a bright zip tape down the middle: the shipped front model calls the jacket worn
+    open over a white shirt "closed" too. Reviewed check-ins give a dozen tiles a class; `station train site` fits
+    the probe half of the graph again (the fine-tuned half and the backbone stay bit for bit), and on the site's
+    held-out tiles the open jacket now fails at the shipped fail point."""
     pytest.importorskip("ultralytics", reason="the train extra is not installed (pip install -e .[train])")
     import cv2
+    import onnx
 
+    from models.detector import OnnxClassifier
     from models.training.site import train_site
 
+    rng = np.random.default_rng(0)
+
+    def tile(kind):
+        t = cv2.add(np.full((96, 96, 3), (90, 40, 20), np.uint8), rng.integers(0, 25, (96, 96, 3), dtype=np.uint8))
+        if kind == "closed":
+            t[:, 45:51] = (0, 140, 255)  # the zip tape
+        else:
+            t[:, 30:66] = (235, 235, 235)  # the shirt under a jacket worn open
+        return t
+
     export = tmp_path / "export"
-    for c in ("closed", "open"):
-        folder = export / "tiles" / "front" / "train" / c
-        folder.mkdir(parents=True)
-        for i in range(4):
-            cv2.imwrite(str(folder / f"{i}.jpg"), np.full((96, 96, 3), 60 * i, np.uint8))
-    (export / "manifest.json").write_text(json.dumps({"tiles": {"front": {"train": {"closed": 4, "open": 4}}}}))
+    for split, n in (("train", 12), ("val", 6)):
+        for c in ("closed", "open"):
+            folder = export / "tiles" / "front" / split / c
+            folder.mkdir(parents=True)
+            for i in range(n):
+                cv2.imwrite(str(folder / f"{i}.jpg"), tile(c))
+    (export / "manifest.json").write_text(json.dumps({"tiles": {"front": {"train": {"closed": 12, "open": 12}}}}))
     installed = Path(__file__).resolve().parents[2] / "models" / "front" / "front.json"
-    assert "probe" in json.loads(installed.read_text())
-    with pytest.raises(ValueError, match="front: a fine-tuned model and a linear probe in one graph"):
-        train_site(export, tmp_path / "site.zip", {"front": installed}, "shipped", work=tmp_path / "work")
-    assert not (tmp_path / "site.zip").exists()
+    shipped = json.loads(installed.read_text())
+    fail_point = shipped["thresholds"]["open"]
+    assert OnnxClassifier(installed).classify([tile("open")])[0]["open"] < fail_point  # the shipped model passes it
+
+    train_site(export, tmp_path / "site.zip", {"front": installed}, "shipped", public="none", work=tmp_path / "work")
+    assert (tmp_path / "site.zip").exists()
+    refit = tmp_path / "work" / "front" / "export" / "front.json"
+    manifest = json.loads(refit.read_text())
+    assert manifest["thresholds"] == shipped["thresholds"] and manifest["probe_refit"]["tiles"]["site_train"] == \
+        {"closed": 12, "open": 12}
+    scores = manifest["site_validation"]
+    assert scores["installed"]["classes"]["open"]["recall"] == 0.0 and scores["fine_tuned"]["accuracy"] == 1.0
+    closed, opened = OnnxClassifier(refit).classify([tile("closed"), tile("open")])
+    assert opened["open"] >= fail_point > closed["open"]
+    # only the probe layer's weights changed
+    before, after = ({i.name: onnx.numpy_helper.to_array(i) for i in onnx.load(str(p)).graph.initializer}
+                     for p in (installed.with_suffix(".onnx"), refit.with_suffix(".onnx")))
+    changed = {k for k in before if not np.array_equal(before[k], after[k])}
+    assert changed == {"probe/linear.weight", "probe/linear.bias"}
