@@ -48,6 +48,8 @@ def test_review_filters_record_override_and_export(client, store):
     rid = store.find()[0].id if store.find()[0].technician == "T2" else store.find()[1].id
     with client.get(f"/evidence/{rid}.jpg") as photo:
         assert photo.headers["Content-Type"] == "image/jpeg"
+    # the record shows the evidence photo, and a click opens it at full size to look closely
+    assert f'<a href="/evidence/{rid}.jpg" target="_blank"' in client.get(f"/review/{rid}").get_data(as_text=True)
     token = csrf(client, f"/review/{rid}")
     assert client.post(f"/review/{rid}", data={"verdict": "pass", "reason": " ", "csrf_token": token}).status_code == 400
     assert client.post(f"/review/{rid}", data={"verdict": "pass", "reason": "sandals were work boots",
