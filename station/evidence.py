@@ -45,16 +45,18 @@ def draw_evidence(frame: FrameResult) -> np.ndarray:
         cv2.rectangle(out, (x, top), (x + tw + 6, top + th + base + 4), COLOURS[ev.status], cv2.FILLED)
         cv2.putText(out, ev.label, (x + 3, top + th + 2), cv2.FONT_HERSHEY_SIMPLEX, font * 0.8, (255, 255, 255),
                     thick, cv2.LINE_AA)
-    # legend: overall and one numbered line per check
+    # the legend: overall and one numbered line per check, in a band below the photo rather than over it (it hid
+    # the head, where sunglasses, hair and beard are judged); the photo keeps the frame's pixel coordinates, so the
+    # face boxes that pixelate it when it is stored still fall on the faces
     lines = [(f"OVERALL: {frame.overall.value.upper()}", frame.overall)]
     lines += [(f"{i}. {r.check}: {r.status.value} - {r.reason_en}", r.status)
               for i, r in enumerate(frame.results.values(), 1)]
     if not p.framing.ok:
         lines.append((f"framing: {p.framing.instruction_en}", Status.UNKNOWN))
     line_h = int(28 * font) + 6
-    panel = out[: line_h * len(lines) + 8, :].astype(np.float32)
-    out[: line_h * len(lines) + 8, :] = (panel * 0.35).astype(np.uint8)
+    band = np.full((line_h * len(lines) + 8, w, 3), 32, np.uint8)
     for i, (text, status) in enumerate(lines):
-        cv2.putText(out, text, (6, line_h * (i + 1)), cv2.FONT_HERSHEY_SIMPLEX, font, COLOURS[status], thick,
+        cv2.putText(band, text, (6, line_h * (i + 1)), cv2.FONT_HERSHEY_SIMPLEX, font, COLOURS[status], thick,
                     cv2.LINE_AA)
+    out = np.vstack([out, band])
     return out

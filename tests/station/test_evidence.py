@@ -32,3 +32,15 @@ def test_a_failing_rules_evidence_is_drawn_over_a_passing_one_and_thicker():
         row = draw_evidence(frame_with(result("rule", status)))[350].astype(int)
         widths[status] = int((np.abs(row - 128).max(axis=1) > 40).sum())
     assert widths[Status.FAIL] > widths[Status.PASS] > 0
+
+
+def test_the_legend_sits_below_the_photo_and_leaves_its_pixels_where_the_frame_had_them():
+    """Over the photo the legend hid the head (sunglasses, hair, beard are judged there); below it, the photo keeps
+    the frame's coordinates, so the face boxes that pixelate a stored photo still fall on the face."""
+    frame = frame_with(result("sunglasses", Status.FAIL), result("beard", Status.PASS))
+    out = draw_evidence(frame)
+    h, w = frame.perception.image.shape[:2]
+    assert out.shape[1] == w and out.shape[0] > h
+    assert np.array_equal(out[:250, :250], frame.perception.image[:250, :250])  # the head's corner untouched
+    band = out[h:]
+    assert (np.abs(band.astype(int) - COLOURS[Status.FAIL]).max(axis=2) < 30).any()  # the failing rule's line
