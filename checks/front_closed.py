@@ -88,5 +88,5 @@ class FrontClosedCheck(Check):
                                       "Too far to see the front of the uniform: please step closer"),
                                      ("衣襟敞开，请扣好工作服", "Uniform worn open: close it"),
                                      ("衣襟扣好", "Front closed"),
-                                     ("看不准衣襟是否扣好：请站直，主管会核对",
-                                      "Unclear: stand straight; a supervisor will check"))
+                                     ("看不准衣襟是否扣好：请双手放下，主管会核对",
+                                      "Unclear: arms at your sides; a supervisor will check"))

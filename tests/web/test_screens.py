@@ -26,7 +26,8 @@ from web.app import create_app
 
 FAILING = ("uniform", "badge", "footwear", "cuffs")
 SCREENS = [(1920, 1080), (1280, 800), (1080, 1920)]
-UNSURE_FRONT = ("看不准衣襟是否扣好：请站直，主管会核对", "Unclear: stand straight; a supervisor will check")
+UNSURE_FRONT = ("看不准衣襟是否扣好：请双手放下，主管会核对",
+                "Unclear: arms at your sides; a supervisor will check")
 
 
 class ScriptedPipeline(Pipeline):
