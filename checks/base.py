@@ -138,6 +138,12 @@ class Check:
         self.config = config
 
     @classmethod
+    def checked(cls, config: "StationConfig") -> bool:
+        """Whether this station checks the rule: its section enables it, and the rest of the policy gives it
+        something to check (a rule with nothing to check is off, never a PASS on what nothing looked at)."""
+        return getattr(config, cls.id).enabled
+
+    @classmethod
     def fix(cls, config: "StationConfig | None" = None) -> tuple[str, str]:
         """The one-line fix for a failure under this policy (zh-CN, English); a rule whose fix depends on its
         policy overrides this."""

@@ -56,9 +56,12 @@ class LegwearCheck(Check):
     tile_labels = TileLabels("legwear", {"legs": ("腿部", "legs")}, "trousers", "not_trousers", fail_all_parts=True)
     needs_colour = True
 
+    @classmethod
+    def checked(cls, config) -> bool:
+        # a uniform without long trousers ([uniform] long_trousers = false): shorts are allowed, nothing to check
+        return super().checked(config) and config.uniform.long_trousers
+
     def run(self, p: Perception) -> CheckResult:
-        if not self.config.uniform.long_trousers:
-            return self.result(Status.PASS, 0.5, "本站不要求长裤", "Long trousers are not required here")
         probs, tile = p.classified.get("legs"), p.attire.tiles.get("legs")
         if probs is not None and tile is not None:
             return self.classified(p, probs, tile)

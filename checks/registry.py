@@ -36,4 +36,4 @@ REGISTRY: dict[str, type[Check]] = discover()
 
 
 def build_checks(config: "StationConfig") -> list[Check]:
-    return [cls(config) for check_id, cls in REGISTRY.items() if getattr(config, check_id).enabled]
+    return [cls(config) for cls in REGISTRY.values() if cls.checked(config)]

@@ -34,7 +34,7 @@ def rule_cards(verdict: dict | None, config) -> list[dict]:
         return []
     cards = []
     for rule_id, rule in REGISTRY.items():
-        enabled = config is None or getattr(config, rule_id).enabled
+        enabled = config is None or rule.checked(config)
         r = verdict["checks"].get(rule_id)
         if not enabled and r is None:
             status, (zh, en) = "off", NOT_CHECKED

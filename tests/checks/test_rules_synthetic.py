@@ -256,6 +256,18 @@ def test_registry_builds_only_enabled_checks():
     assert "footwear" not in ids and "badge" in ids
 
 
+def test_a_uniform_without_long_trousers_turns_the_legwear_rule_off_on_the_kiosk_too():
+    """Shorts allowed: the rule has nothing to check. It used to PASS without looking ("Long trousers ✓ OK" on the
+    kiosk of a technician in shorts); it is now off, and the kiosk's card says so."""
+    from web.kiosk import rule_cards
+
+    shorts_allowed = config(uniform={"long_trousers": False})
+    assert "legwear" not in [c.id for c in build_checks(shorts_allowed)]
+    assert "legwear" in [c.id for c in build_checks(config())]
+    cards = {c["id"]: c for c in rule_cards({"overall": "pass", "checks": {}}, shorts_allowed)}
+    assert cards["legwear"]["status"] == "off" and cards["footwear"]["status"] == "unknown"
+
+
 def limbs(**up: float) -> dict:
     """The cuffs classifier's answer for each lower forearm and shin: P(up), default down."""
     return {part: {"down": 1 - up.get(part, 0.0), "up": up.get(part, 0.0)}
