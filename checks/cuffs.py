@@ -44,12 +44,16 @@ class CuffsCheck(Check):
                                        "shin_right": ("右裤腿", "right trouser leg")}, "down", "up")
     needs_colour = True
 
+    @classmethod
+    def checked(cls, config) -> bool:
+        # a uniform with neither long sleeves nor long trousers has no cuff to roll up: the rule is off (it had
+        # answered unknown on every check-in, which kept every verdict from passing)
+        return super().checked(config) and any(getattr(config.uniform, spec[0]) for spec in PARTS.values())
+
     def run(self, p: Perception) -> CheckResult:
         op = {k: p.attire.operating_points.get(f"cuffs.{k}", v) for k, v in DEFAULTS.items()}
         evidence, failed, missing, small, worst = [], [], [], [], 0.0
         needed = [(prefix, spec) for prefix, spec in PARTS.items() if getattr(self.config.uniform, spec[0])]
-        if not needed:
-            return self.unknown("本站未要求长袖或长裤", "Neither long sleeves nor long trousers are required here")
         for prefix, (_, region_prefix, zh, en, part_zh, part_en) in needed:
             for side, side_zh in SIDES.items():
                 part = f"{prefix}_{side}"

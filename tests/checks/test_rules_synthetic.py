@@ -266,6 +266,10 @@ def test_a_uniform_without_long_trousers_turns_the_legwear_rule_off_on_the_kiosk
     assert "legwear" in [c.id for c in build_checks(config())]
     cards = {c["id"]: c for c in rule_cards({"overall": "pass", "checks": {}}, shorts_allowed)}
     assert cards["legwear"]["status"] == "off" and cards["footwear"]["status"] == "unknown"
+    # short sleeves as well: no cuff to roll up, so the cuffs rule is off too (it answered unknown every time)
+    summer = config(uniform={"long_trousers": False, "long_sleeves": False})
+    assert {"legwear", "cuffs"}.isdisjoint(c.id for c in build_checks(summer))
+    assert "cuffs" in [c.id for c in build_checks(shorts_allowed)]  # the sleeves are still checked
 
 
 def limbs(**up: float) -> dict:
