@@ -11,10 +11,12 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import cv2
 import numpy as np
 
+from checks.base import Status
 from station.config import StationConfig
 from station.evidence import draw_evidence
 from station.identify import BadgeReader
@@ -118,7 +120,8 @@ class LiveStation:
                 k: {"status": r.status.value, "reason_zh": plain(r.reason_zh), "reason_en": plain(r.reason_en)}
                 for k, r in v.results.items()}}
             if verdict is not None:
-                verdict.update(stuck=v.stuck, countdown=round(view.countdown or 0.0, 1))
+                verdict.update(stuck=v.stuck, countdown=round(view.countdown or 0.0, 1),
+                               marks=self._marks(v.results))
             overlay = self._overlay if self._overlay is not None and verdict is None and \
                 time.monotonic() - self._overlay["at"] <= OVERLAY_MAX_AGE_S else None
             return {"phase": view.phase.value, "models_version": self.pipeline.models.version,
@@ -128,6 +131,15 @@ class LiveStation:
                     "frames_judged": self.frames_judged, "frame_no": self._frame_no,
                     "overlay": None if overlay is None else {k: v for k, v in overlay.items() if k != "at"},
                     **dict(zip(("alert_zh", "alert_en"), self._alert()))}
+
+    def _marks(self, results: dict) -> dict | None:
+        """Where the failed rules' evidence lies (the part that failed, not every place looked at), in camera pixels:
+        drawn over the preview while the verdict shows, so that a FAIL points at what to fix."""
+        last = self._last_result
+        if last is None or self._overlay is None:
+            return None
+        return {"width": self._overlay["width"], "height": self._overlay["height"],
+                "items": evidence_items(results, last.scale, only=Status.FAIL)}
 
     def _alert(self) -> tuple[str, str]:
         if self._record_failure:
@@ -303,7 +315,10 @@ class LiveStation:
             return
         evidence, faces, frame = None, None, None
         if self._last_result is not None:
-            evidence = draw_evidence(self._last_result)
+            # the verdict's own results (each rule's deciding frame, its evidence) on the last well-framed frame: the
+            # photo says what the record says, where that frame's results alone could show a foot passing that the
+            # session failed
+            evidence = draw_evidence(replace(self._last_result, results=verdict.results or self._last_result.results))
             if self.config.log.keep_frames:
                 frame = self._last_result.perception.image
             if self.config.log.blur_faces:
@@ -332,9 +347,11 @@ def overlay_json(result: FrameResult, shape) -> dict:
     colour and without their status, since the preview must not give the verdict away before it is decided.
     Polygons are rounded to whole pixels."""
     h, w = shape[:2]
-    items = []
-    for check, r in result.results.items():
-        for ev in r.evidence:
-            items.append({"check": check, "label": ev.label,
-                          "points": np.round(ev.polygon / result.scale).astype(int).tolist()})
-    return {"width": w, "height": h, "items": items, "at": time.monotonic()}
+    return {"width": w, "height": h, "items": evidence_items(result.results, result.scale), "at": time.monotonic()}
+
+
+def evidence_items(results: dict, scale: float, only: Status | None = None) -> list[dict]:
+    """The rules' evidence polygons in camera pixels (`only`: of the rules with that status, where they found it)."""
+    return [{"check": check, "label": ev.label, "points": np.round(ev.polygon / scale).astype(int).tolist()}
+            for check, r in results.items() if only is None or r.status == only
+            for ev in r.evidence if only is None or ev.status == only]

@@ -214,3 +214,51 @@ def test_plain_cuts_absolute_paths_only():
         "Uniform not enrolled (uniform.json not found)"
     for text in ("请扫描工号牌 / Scan your badge", "10 km/h", "P(open) 0.3/0.5", "~/x"):
         assert plain(text) == text
+
+
+def test_the_evidence_photo_and_the_kiosk_marks_show_the_verdict_not_the_last_frame(tmp_path, monkeypatch):
+    """The left foot fails in two frames of three and passes in the last: the session fails it. The stored photo is
+    drawn with the verdict's results (before, the last frame's: a green foot on a FAIL record), and while the verdict
+    shows, the kiosk gets that foot's box to draw over the preview, and nothing of what passed."""
+    import dataclasses
+
+    import station.live
+    from checks.base import CheckResult, Evidence, Status
+
+    foot = Box(600, 650, 640, 700, 0.9, "foot")
+
+    class LastFramePasses(Pipeline):
+        frame_no = 0
+
+        def run(self, image):
+            result = super().run(image)
+            self.frame_no += 1
+            status = Status.PASS if self.frame_no % 3 == 0 else Status.FAIL
+            footwear = CheckResult("footwear", status, 0.9, "鞋", "shoes",
+                                   (Evidence.of_box(foot, status, "foot_left"),))
+            return dataclasses.replace(result, results={**result.results, "footwear": footwear})
+
+    drawn = []
+    monkeypatch.setattr(station.live, "draw_evidence", lambda frame: drawn.append(frame) or frame.perception.image)
+    store = Store(tmp_path / "log.db", tmp_path / "evidence")
+    store.migrate()
+    attire = FakeAttire([BADGE, *SHOES], {"feet": {"closed": 0.95, "open": 0.05}})
+    live = LiveStation(config(), store, lambda: frames(), LastFramePasses(config(), fake_models(attire=attire)), None,
+                       SessionTiming(frames_needed=3, verdict_s=30, cooldown_s=0.05))
+    live.start()
+    try:
+        assert wait_for(lambda: live.state()["frames_judged"] > 0)
+        live.pipeline.frame_no = 0  # the session's three frames: fail, fail, pass
+        assert live.identify("T1024")
+        assert wait_for(lambda: live.recorded)
+        marks = live.state()["verdict"]["marks"]
+    finally:
+        live.stop()
+    record = store.get(live.recorded[0])
+    assert {r.check: r.status for r in record.results}["footwear"] == "fail"
+    assert drawn[-1].results["footwear"].status == Status.FAIL
+    failed = {r.check for r in record.results if r.status == "fail"}
+    assert {m["check"] for m in marks["items"]} == failed and "badge" not in failed  # the badge passed: no mark
+    [left] = [m for m in marks["items"] if m["check"] == "footwear"]
+    assert left["label"] == "foot_left" and left["points"] == [[600, 650], [640, 650], [640, 700], [600, 700]]
+    assert (marks["width"], marks["height"]) == make_frame().shape[1::-1]

@@ -30,6 +30,12 @@ UNSURE_FRONT = ("看不准衣襟是否扣好：请双手放下，主管会核对
                 "Unclear: arms at your sides; a supervisor will check")
 
 
+# pixels of the kiosk's FAILED colour (#f87171) on the canvas over the preview
+RED_ON_OVERLAY = ("(() => { const c = document.getElementById('overlay'); const d = c.getContext('2d')"
+                  ".getImageData(0, 0, c.width, c.height).data; let n = 0; for (let i = 0; i < d.length; i += 4)"
+                  " if (d[i] > 200 && d[i + 1] < 140 && d[i + 2] < 140 && d[i + 3] > 200) n++; return n; })()")
+
+
 class ScriptedPipeline(Pipeline):
     """The pipeline on fake models, its rules' statuses then set: four rules fail, the others pass; `delay_s` makes
     each frame take as long as the real models would on a slow PC."""
@@ -41,8 +47,11 @@ class ScriptedPipeline(Pipeline):
     def run(self, image):
         result = super().run(image)
         time.sleep(self.delay_s)
-        results = {k: CheckResult(k, Status.FAIL if k in self.fail else Status.PASS, 0.9, f"{k} 原因",
-                                  f"{k} reason", r.evidence) for k, r in result.results.items()}
+        results = {}
+        for k, r in result.results.items():
+            status = Status.FAIL if k in self.fail else Status.PASS
+            results[k] = CheckResult(k, status, 0.9, f"{k} 原因", f"{k} reason",
+                                     tuple(dataclasses.replace(e, status=status) for e in r.evidence))
         if "front_closed" in results and "front_closed" not in self.fail:  # the longest line a card shows
             results["front_closed"] = CheckResult("front_closed", Status.UNKNOWN, 0.0, *UNSURE_FRONT)
         return dataclasses.replace(result, results=results)
@@ -102,6 +111,9 @@ def test_a_four_fail_verdict_fits_every_screen_and_the_typed_number_is_shown_and
             assert "请放下袖口和裤腿" in page.inner_text("#cards")  # the fix, not the machine's reason
             assert "0.9" not in page.inner_text("#kiosk")  # no scores, no probabilities
             assert page.inner_text("#who").startswith("工号 T1024")
+            # the failed rules' evidence is drawn in red over the preview: a FAIL points at what to fix
+            expect(page.locator("#overlay")).to_be_visible()
+            page.wait_for_function(RED_ON_OVERLAY + " > 50", timeout=10_000)
             for width, height in SCREENS:
                 page.set_viewport_size({"width": width, "height": height})
                 page.wait_for_timeout(400)

@@ -20,6 +20,7 @@ const MARKS = {pass: "✓", fail: "✗", unknown: "?", off: "–"};
 const STATUS_WORDS = {pass: ["合格", "passed"], fail: ["不合格", "failed"], unknown: ["未能判断", "not judged"],
                       off: ["未检查", "not checked"]};
 const LOOKING = "#7dd3fc";  // what the station looks at, in one colour: no verdict before the verdict
+const FAILED = "#f87171";  // after the verdict, the parts that failed: a FAIL points at what to fix
 const ICONS = ["uniform", "front_closed", "badge", "footwear", "cuffs", "legwear", "accessories", "sunglasses",
                "hair_colour", "beard"];
 
@@ -81,7 +82,7 @@ function stopStream() {
 $("preview").addEventListener("error", () => { streaming = false; });
 setInterval(() => { if (streaming) startStream(); }, 9 * 60 * 1000);  // the server ends a stream after 10 minutes
 
-function drawOverlay(overlay) {
+function drawOverlay(overlay, colour = LOOKING) {
   const canvas = $("overlay"), img = $("preview");
   const box = canvas.parentElement.getBoundingClientRect();
   const scale = window.devicePixelRatio || 1;
@@ -94,7 +95,7 @@ function drawOverlay(overlay) {
   const k = Math.min(box.width / overlay.width, box.height / overlay.height);
   const ox = (box.width - overlay.width * k) / 2, oy = (box.height - overlay.height * k) / 2;
   ctx.lineWidth = 3 * scale;
-  ctx.strokeStyle = LOOKING;
+  ctx.strokeStyle = colour;
   for (const item of overlay.items) {
     if (!item.points.length) continue;
     ctx.beginPath();
@@ -169,7 +170,7 @@ function render(s) {
       lastVerdictKey = key;
       if (sound) beep(v.overall);
     }
-    drawOverlay(null);
+    drawOverlay(v.marks, FAILED);
   } else {
     lastVerdictKey = "";
     $("verdict").textContent = "";
