@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, t in info["training"].items():
         before, after = t["site_validation"]["installed"], t["site_validation"]["fine_tuned"]
         print(f"{name}: site held-out tiles {after['n']}: accuracy {before['accuracy']} installed -> "
-              f"{after['accuracy']} fine-tuned")
+              f"{after['accuracy']} trained on the site")
     for name, why in info["skipped"].items():
         print(f"{name}: not fine-tuned ({why})")
     print(f"bundle: {bundle} (next: station models evaluate {bundle} --site {args.export})")
