@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from functools import lru_cache
 from pathlib import Path
@@ -70,6 +70,9 @@ class CheckResult:
     evidence: tuple[Evidence, ...] = ()
     measurements: dict[str, float] = field(default_factory=dict)
     votes: dict[str, int] = field(default_factory=dict)  # a session's frames by status (empty for one frame)
+    # unknown because the part was seen and the rule could not tell (a classifier's unsure band), not because it was
+    # not seen: such frames lean towards the violation, and a session's PASS must outnumber them
+    unsure: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.score <= 1.0:
@@ -170,6 +173,11 @@ class Check:
                 **measurements: float) -> CheckResult:
         return self.result(Status.UNKNOWN, 0.0, reason_zh, reason_en, evidence, **measurements)
 
+    def unsure(self, reason_zh: str, reason_en: str, evidence: list[Evidence] | tuple[Evidence, ...] = (),
+               **measurements: float) -> CheckResult:
+        """Unknown with the part in view: the rule saw it and cannot tell (a supervisor will check)."""
+        return replace(self.unknown(reason_zh, reason_en, evidence, **measurements), unsure=True)
+
     def classifier_loaded(self, p: Perception) -> bool:
         """The rule's tile classifier is loaded (its operating points came with the findings): then no tile means the
         part was not seen whole, and the heuristic fallback, which is for a station without the model, must not
@@ -196,7 +204,7 @@ class Check:
         if status == Status.FAIL:
             return self.result(status, p_bad, *failed, evidence, **{measurement: p_bad})
         if status == Status.UNKNOWN:
-            return self.unknown(*unsure, evidence, **{measurement: p_bad})
+            return self.unsure(*unsure, evidence, **{measurement: p_bad})
         return self.result(status, 1.0 - p_bad, *passed, evidence, **{measurement: p_bad})
 
 

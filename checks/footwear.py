@@ -104,13 +104,13 @@ class FootwearCheck(Check):
                                 "Shoes not visible (covered by clothing or out of the picture): show your feet",
                                 evidence)
         if any(unsure):  # a small foot among them: coming closer is what helps
-            return self.unknown("距离太远，看不准是否为包脚鞋：请走近一些，主管会核对",
-                                "Cannot tell the shoes at this distance: please step closer; a supervisor will check",
-                                evidence, open_probability=p_open_max)
+            return self.unsure("距离太远，看不准是否为包脚鞋：请走近一些，主管会核对",
+                               "Cannot tell the shoes at this distance: please step closer; a supervisor will check",
+                               evidence, open_probability=p_open_max)
         if unsure:
-            return self.unknown("看不准是否为包脚鞋：请正对摄像头，主管会核对",
-                                "Unclear: face the camera; a supervisor will check", evidence,
-                                open_probability=p_open_max)
+            return self.unsure("看不准是否为包脚鞋：请正对摄像头，主管会核对",
+                               "Unclear: face the camera; a supervisor will check", evidence,
+                               open_probability=p_open_max)
         if len(closed) < len(SIDES):
             return self.unknown("只看到一只脚，请双脚并立、正对摄像头",
                                 "Only one foot seen: stand with both feet facing the camera", evidence)

@@ -233,7 +233,8 @@ def aggregate(frames: list[dict[str, CheckResult]], min_judged: int = 3,
       `unknown` ("seen in 1 of 6 frames"), however confident that one frame was.
     - Votes are weighted by confidence, a fail's `fail_weight` times a pass's: two confident fails outweigh four
       weak passes, while one stray weak fail among many confident passes does not.
-    - PASS needs `min_judged` passing frames as well as the majority.
+    - PASS needs `min_judged` passing frames as well as the majority, and more passing frames than frames that saw
+      the part and could not tell (`unsure`: a classifier's band below its fail point).
     The result is the most confident frame of the deciding side (its reason and evidence) with the score replaced
     by that side's share of the weighted vote; `votes` keeps the counts (pass, fail, unknown) for the record.
     """
@@ -246,6 +247,7 @@ def aggregate(frames: list[dict[str, CheckResult]], min_judged: int = 3,
         votes = {s.value: sum(r.status == s for r in results) for s in Status}
         passes = [r for r in results if r.status == Status.PASS]
         fails = [r for r in results if r.status == Status.FAIL]
+        unsure = [r for r in results if r.status == Status.UNKNOWN and r.unsure]
         w_pass = sum(max(r.score, 1e-3) for r in passes)
         w_fail = fail_weight * sum(max(r.score, 1e-3) for r in fails)
         if len(passes) + len(fails) < min_judged:
@@ -261,9 +263,13 @@ def aggregate(frames: list[dict[str, CheckResult]], min_judged: int = 3,
         elif w_fail >= w_pass:
             best = max(fails, key=lambda r: r.score)
             out[check_id] = replace(best, score=w_fail / (w_fail + w_pass), votes=votes)
-        elif len(passes) >= min_judged:
+        elif len(passes) >= min_judged and len(passes) > len(unsure):
             best = max(passes, key=lambda r: r.score)
             out[check_id] = replace(best, score=w_pass / (w_fail + w_pass), votes=votes)
+        elif unsure and len(unsure) >= len(passes):
+            # as many frames saw the part and could not tell as passed it: not a PASS (the frames that could not
+            # tell lean towards the violation); their reason says a supervisor will check
+            out[check_id] = replace(unsure[-1], votes=votes)
         else:
             best = max(passes, key=lambda r: r.score)
             out[check_id] = replace(best, status=Status.UNKNOWN, score=0.0, reason_zh="多帧结果不一致，请重新检查",

@@ -48,3 +48,38 @@ def test_overall_status():
     assert overall_status([r("pass", 1), r("unknown", 0)]) == Status.UNKNOWN
     assert overall_status([r("unknown", 0), r("fail", 0.6)]) == Status.FAIL
     assert overall_status([]) == Status.UNKNOWN
+
+
+def test_a_pass_must_outnumber_the_frames_that_saw_the_part_and_could_not_tell():
+    """Sandals the classifier puts in its unsure band half the time, and under its pass point the other half: six
+    frames, three passes. That was a PASS at confidence 1.0; the frames that could not tell lean towards the
+    violation, so it is unknown with their reason (a supervisor will check). Frames that did not see the feet at
+    all take nothing from a PASS."""
+    unsure = CheckResult("footwear", Status.UNKNOWN, 0.0, "看不准", "Unclear: a supervisor will check", unsure=True)
+    half = [{"footwear": r("pass", 0.9)}] * 3 + [{"footwear": unsure}] * 3
+    out = aggregate(half)["footwear"]
+    assert out.status == Status.UNKNOWN and "supervisor" in out.reason_en
+    assert out.votes == {"pass": 3, "fail": 0, "unknown": 3}
+    mostly = [{"footwear": r("pass", 0.9)}] * 4 + [{"footwear": unsure}] * 2
+    assert aggregate(mostly)["footwear"].status == Status.PASS
+    unseen = [{"footwear": r("pass", 0.9)}] * 3 + [{"footwear": r("unknown", 0.0)}] * 3
+    assert aggregate(unseen)["footwear"].status == Status.PASS
+
+
+def test_the_classifiers_unsure_band_marks_its_unknown_as_unsure_and_not_seeing_does_not():
+    from factories import config, make_perception
+
+    from checks.front_closed import FrontClosedCheck
+    from models.perception import Box
+
+    points = {"front.open": 0.5, "front.open_unsure": 0.2, "front.min_tile_px": 24}
+    check = FrontClosedCheck(config())
+
+    def judged(p_open, **kw):
+        return check.run(make_perception(classified={"front": {"closed": 1 - p_open, "open": p_open}},
+                                         extra_tiles={"front": Box(590, 150, 710, 270, 0.9, "front")},
+                                         operating_points=points, **kw))
+
+    assert judged(0.3).status == Status.UNKNOWN and judged(0.3).unsure
+    assert judged(0.05).status == Status.PASS and not judged(0.05).unsure
+    assert not check.unknown("看不到", "not in view").unsure
