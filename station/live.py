@@ -135,10 +135,12 @@ class LiveStation:
     def _marks(self, results: dict) -> dict | None:
         """Where the failed rules' evidence lies (the part that failed, not every place looked at), in camera pixels:
         drawn over the preview while the verdict shows, so that a FAIL points at what to fix."""
-        last = self._last_result
-        if last is None or self._overlay is None:
+        last, now = self._last_result, self._overlay
+        # only while someone is still in view (the latest judged frame is fresh and found a body): marks over an
+        # empty scene would point at nothing
+        if last is None or now is None or not now["items"] or time.monotonic() - now["at"] > OVERLAY_MAX_AGE_S:
             return None
-        return {"width": self._overlay["width"], "height": self._overlay["height"],
+        return {"width": now["width"], "height": now["height"],
                 "items": evidence_items(results, last.scale, only=Status.FAIL)}
 
     def _alert(self) -> tuple[str, str]:

@@ -219,7 +219,8 @@ def test_plain_cuts_absolute_paths_only():
 def test_the_evidence_photo_and_the_kiosk_marks_show_the_verdict_not_the_last_frame(tmp_path, monkeypatch):
     """The left foot fails in two frames of three and passes in the last: the session fails it. The stored photo is
     drawn with the verdict's results (before, the last frame's: a green foot on a FAIL record), and while the verdict
-    shows, the kiosk gets that foot's box to draw over the preview, and nothing of what passed."""
+    shows, the kiosk gets that foot's box to draw over the preview, nothing of what passed, and nothing once the
+    person has left."""
     import dataclasses
 
     import station.live
@@ -254,6 +255,8 @@ def test_the_evidence_photo_and_the_kiosk_marks_show_the_verdict_not_the_last_fr
         marks = live.state()["verdict"]["marks"]
     finally:
         live.stop()
+    live._overlay = {**live._overlay, "items": []}  # the person walked away: the last frame found no body
+    assert live.state()["verdict"]["marks"] is None
     record = store.get(live.recorded[0])
     assert {r.check: r.status for r in record.results}["footwear"] == "fail"
     assert drawn[-1].results["footwear"].status == Status.FAIL
