@@ -182,15 +182,17 @@ def graph_features(model, tiles: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(rows) if rows else np.zeros((0, 0), np.float32)
 
 
-def refit_in_graph(merged: Path, tiles: list[np.ndarray], labels: np.ndarray, n_classes: int, c: float,
-                   dest: Path) -> Path:
-    """The merged graph with its probe fitted again on these tiles (BGR, at the input size) and labels; the tuned
-    classifier and the backbone stay as they are, so the only weights that change are the probe layer's."""
+def refit_in_graph(merged: Path, tiles: list[np.ndarray], labels: np.ndarray, copies: np.ndarray, n_classes: int,
+                   c: float, dest: Path) -> Path:
+    """The merged graph with its probe fitted again on these tiles (BGR, at the input size) and labels, each tile
+    counted `copies` times (its features computed once); the tuned classifier and the backbone stay as they are,
+    so the only weights that change are the probe layer's."""
     import onnx
     from onnx import numpy_helper
 
     model = onnx.load(str(merged))
-    weight, bias = fit_logistic(graph_features(model, tiles), labels, n_classes, c)
+    features = graph_features(model, tiles)
+    weight, bias = fit_logistic(np.repeat(features, copies, axis=0), np.repeat(labels, copies), n_classes, c)
     _, weight_name, bias_name = _probe_layer(model)
     for init in model.graph.initializer:
         new = {weight_name: weight, bias_name: bias}.get(init.name)

@@ -100,10 +100,19 @@ def tile_accuracy(manifest_path: Path, folder: Path, classes: tuple[str, ...]) -
     return {"n": total, "accuracy": round(right / total, 4) if total else None, "classes": per_class}
 
 
-def _replay(name: str, classes: tuple[str, ...], size: int, public: str, public_photos: int, seed: int) -> Path | None:
-    """The public tiles mixed in with the site's: none, a given folder, or cut from ../shared ("auto")."""
-    return None if public == "none" else Path(public) if public != "auto" else \
+def _site_inputs(name: str, installed: Path, site: Path, public: str, public_photos: int,
+                 seed: int) -> tuple[dict, dict, Path | None] | None:
+    """What one classifier is trained from: the installed manifest, the tile counts, and the public tiles mixed in
+    with the site's (none, a given folder, or cut from ../shared: "auto"); None when the site has too few tiles."""
+    manifest = json.loads(installed.read_text())
+    classes, size = tuple(manifest["classes"]), int(manifest["input_size"])
+    site_train = _site_counts(site / "train", classes)
+    if sum(site_train.values()) < MIN_SITE_TILES:
+        return None
+    counts = {"site_train": site_train, "site_val": _site_counts(site / "val", classes), "public": {}}
+    replay = None if public == "none" else Path(public) if public != "auto" else \
         public_tiles(name, classes, size, public_photos, seed)
+    return manifest, counts, replay
 
 
 def _site_manifest(target: Path, installed: Path, manifest: dict, site: Path, counts: dict, **how) -> dict:
@@ -129,15 +138,13 @@ def fine_tune(name: str, installed: Path, site: Path, work: Path, epochs: int, h
     from ultralytics import YOLO
     from ultralytics.nn.tasks import ClassificationModel
 
-    manifest = json.loads(installed.read_text())
-    classes, size = tuple(manifest["classes"]), int(manifest["input_size"])
-    site_train = _site_counts(site / "train", classes)
-    if sum(site_train.values()) < MIN_SITE_TILES:
+    inputs = _site_inputs(name, installed, site, public, public_photos, seed)
+    if inputs is None:
         return None
+    manifest, counts, replay = inputs
+    classes, size = tuple(manifest["classes"]), int(manifest["input_size"])
     data = work / name / "data"
     shutil.rmtree(data, ignore_errors=True)
-    counts = {"site_train": site_train, "site_val": _site_counts(site / "val", classes), "public": {}}
-    replay = _replay(name, classes, size, public, public_photos, seed)
     for c in classes:
         (data / "train" / c).mkdir(parents=True)
         (data / "val" / c).mkdir(parents=True)
@@ -185,26 +192,25 @@ def refit_probe(name: str, installed: Path, site: Path, work: Path, public: str,
 
     from models.training.probe import L2, refit_in_graph
 
-    manifest = json.loads(installed.read_text())
-    classes, size = tuple(manifest["classes"]), int(manifest["input_size"])
-    site_train = _site_counts(site / "train", classes)
-    if sum(site_train.values()) < MIN_SITE_TILES:
+    inputs = _site_inputs(name, installed, site, public, public_photos, seed)
+    if inputs is None:
         return None
-    counts = {"site_train": site_train, "site_val": _site_counts(site / "val", classes), "public": {}}
-    replay = _replay(name, classes, size, public, public_photos, seed)
-    files = []  # (tile, class index), a site tile site_copies times
+    manifest, counts, replay = inputs
+    classes, size = tuple(manifest["classes"]), int(manifest["input_size"])
+    files = []  # (tile, class index, how many times it counts): a site tile site_copies times
     for k, c in enumerate(classes):
-        files += [(f, k) for f in sorted((site / "train" / c).glob("*.jpg")) for _ in range(site_copies)]
+        files += [(f, k, site_copies) for f in sorted((site / "train" / c).glob("*.jpg"))]
         if replay is not None:
             public_files = sorted((replay / "train" / c).glob("*.jpg"))
             counts["public"][c] = len(public_files)
-            files += [(f, k) for f in public_files]
-        if not any(label == k for _, label in files):
+            files += [(f, k, 1) for f in public_files]
+        if not any(label == k for _, label, _ in files):
             raise ValueError(f"{name}: no training tile of class {c!r} (site or public): cannot fit its probe")
-    tiles = [cv2.resize(cv2.imread(str(f)), (size, size), interpolation=cv2.INTER_AREA) for f, _ in files]
+    tiles = [cv2.resize(cv2.imread(str(f)), (size, size), interpolation=cv2.INTER_AREA) for f, _, _ in files]
     c_reg = float(manifest.get("probe", {}).get("regularisation_C", L2))
-    target = refit_in_graph(installed.parent / manifest["file"], tiles, np.array([k for _, k in files]),
-                            len(classes), c_reg, work / name / "export" / f"{name}.onnx")
+    target = refit_in_graph(installed.parent / manifest["file"], tiles, np.array([k for _, k, _ in files]),
+                            np.array([n for _, _, n in files]), len(classes), c_reg,
+                            work / name / "export" / f"{name}.onnx")
     return _site_manifest(target, installed, manifest, site, counts, probe_refit={
         "from": str(installed), "site_copies": site_copies, "regularisation_C": c_reg,
         "public": "none" if replay is None else str(replay), "tiles": counts})
