@@ -119,11 +119,13 @@ class LiveStation:
             verdict = None if v is None else {"technician": v.technician, "overall": v.overall, "checks": {
                 k: {"status": r.status.value, "reason_zh": plain(r.reason_zh), "reason_en": plain(r.reason_en)}
                 for k, r in v.results.items()}}
+            # the last judged frame, unless it is too old to draw over the live preview
+            fresh = self._overlay if self._overlay is not None and \
+                time.monotonic() - self._overlay["at"] <= OVERLAY_MAX_AGE_S else None
             if verdict is not None:
                 verdict.update(stuck=v.stuck, countdown=round(view.countdown or 0.0, 1),
-                               marks=self._marks(v.results))
-            overlay = self._overlay if self._overlay is not None and verdict is None and \
-                time.monotonic() - self._overlay["at"] <= OVERLAY_MAX_AGE_S else None
+                               marks=self._marks(v.results, fresh))
+            overlay = fresh if verdict is None else None
             return {"phase": view.phase.value, "models_version": self.pipeline.models.version,
                     "technician": view.technician, "message_zh": plain(view.message_zh),
                     "message_en": plain(view.message_en), "progress": round(view.progress, 2), "verdict": verdict,
@@ -132,13 +134,13 @@ class LiveStation:
                     "overlay": None if overlay is None else {k: v for k, v in overlay.items() if k != "at"},
                     **dict(zip(("alert_zh", "alert_en"), self._alert()))}
 
-    def _marks(self, results: dict) -> dict | None:
+    def _marks(self, results: dict, now: dict | None) -> dict | None:
         """Where the failed rules' evidence lies (the part that failed, not every place looked at), in camera pixels:
         drawn over the preview while the verdict shows, so that a FAIL points at what to fix."""
-        last, now = self._last_result, self._overlay
-        # only while someone is still in view (the latest judged frame is fresh and found a body): marks over an
+        last = self._last_result
+        # only while someone is still in view (`now`, the fresh last judged frame, found a body): marks over an
         # empty scene would point at nothing
-        if last is None or now is None or not now["items"] or time.monotonic() - now["at"] > OVERLAY_MAX_AGE_S:
+        if last is None or now is None or not now["items"]:
             return None
         return {"width": now["width"], "height": now["height"],
                 "items": evidence_items(results, last.scale, only=Status.FAIL)}
