@@ -5,7 +5,7 @@
 calibration/sets/NAME/labels.csv names photos `images/ccp_NNNN.jpg`: they are copied from
 ../shared/datasets/ccp/photos/NNNN.jpg (Clothing Co-Parsing, Apache-2.0), so the shared photos are never committed.
 Striking hair colours are rare in CCP (9 labelled photos, 4 people), so the hair set also gets dyed copies: photos
-of 0701-0850 with natural hair, their CCP `hair` pixels recoloured pink, blue, green, purple, red or orange, the
+of 0701-0850 with natural hair, their CCP `hair` pixels recoloured pink, blue, green, purple, red or teal, the
 lightness kept. They are transformed real photos, labelled `fail` for hair_colour only, and named `-dyed-COLOUR`.
 """
 from __future__ import annotations
@@ -22,7 +22,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 SETS = Path(__file__).resolve().parent / "sets"
 CCP = ROOT.parent / "shared" / "datasets" / "ccp"
-DYES = {"pink": 165, "blue": 110, "green": 60, "purple": 140, "red": 178, "orange": 12}  # OpenCV hue (0-179)
+# OpenCV hue (0-179). Not orange (12, until 2026-11-25): it is the hue of 20 natural ginger and auburn heads of CCP
+# 0001-0600, and its four copies looked natural by eye, so their `fail` contradicted the set's own labelling rule.
+DYES = {"pink": 165, "blue": 110, "green": 60, "purple": 140, "red": 178, "teal": 90}
 DYE_EVERY = 6  # every 6th eligible photo of 0701-0850 gets a dyed copy
 
 

@@ -3,9 +3,10 @@
 The hair is what the person mask shows in a box round the head, less an ellipse for the face (not less the skin
 colours: red and copper hair are skin-coloured to the skin model). Each of its pixels is looked up in a map of
 (L, a, b) colour cells learned from CCP's training photos: the cells where dyed hair (the photos' `hair` pixels
-recoloured pink, blue, green, purple, red, orange, at random strengths) is likelier than natural hair are
-"striking". The rule fails when a large share of the head box is of those colours. Lightness matters: dark navy or
-dark red dye is close to grey in chroma alone, and natural blonde and auburn are not vivid at their lightness.
+recoloured at random strengths to any hue but those natural hair has: auburn, ginger, golden brown, blonde) is
+likelier than natural hair are "striking". The rule fails when a large share of the head box is of those colours.
+Lightness matters: dark navy or dark red dye is close to grey in chroma alone, and natural blonde and auburn are not
+vivid at their lightness.
 """
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ from models.perception import Box, Perception, Region
 
 MIN_PIXELS = 80
 MIN_FACE_PX = 30.0
-BESIDE, ABOVE, BELOW = 0.45, 0.7, 0.3  # the head box round the face, in face widths and heights
+# The head box round the face, in face widths and heights. It ends at the chin: below it a shirt collar or a
+# coloured top counted as hair (validation: dyed copies caught 0.965 -> 0.988 at the same 2 % of natural heads).
+BESIDE, ABOVE, BELOW = 0.45, 0.7, 0.0
 FACE_ELLIPSE = (0.5, 0.55)  # half-axes of the face left out, in face widths and heights
 
 
