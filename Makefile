@@ -34,6 +34,8 @@ eval: setup
 	$(BIN)/station eval calibration/sets/ccp-cuffs --json var/eval/ccp-cuffs.json
 	$(BIN)/python -m calibration.build_sets ccp-rules var/eval/ccp-rules
 	$(BIN)/station eval var/eval/ccp-rules --json var/eval/ccp-rules.json
+	$(BIN)/python -m calibration.build_sets ccp-rules var/eval/ccp-rules-small --scale 0.4
+	$(BIN)/station eval var/eval/ccp-rules-small --json var/eval/ccp-rules-small.json
 	$(BIN)/python -m models.training.badge_set var/eval/badge-distance
 	$(BIN)/station eval var/eval/badge-distance --json var/eval/badge-distance.json
 

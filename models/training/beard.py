@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from models.training.common import (CCP, CCP_LICENCE, DEFAULT_WEIGHTS, EYE_LABELS, ROOT, WEIGHTS_DIR, WORK,
-                                    PoseCache, check_weights, eye_labels, progress, rel, write_manifest)
+                                    PoseCache, check_weights, eye_labels, progress, rel, shrunk, write_manifest)
 
 OUT = ROOT / "models" / "beard"
 SIZE = 96  # the lower face of a CCP photo is 50-70 px; 96 scored above 64 at every scale in cross-validation
@@ -31,14 +31,6 @@ FOLDS = 5
 MAX_SHAVEN_FAILED = 0.03
 MIN_TILE_PX = 20  # 40 % scale gives 22-30 px tiles; below what training saw the station asks to step closer
 CLASSES = ["none", "beard"]
-
-
-def shrunk(image: np.ndarray, k: float) -> np.ndarray:
-    """The photo as a cheap webcam or a person farther back gives it (as the -small eval sets were made)."""
-    if k == 1.0:
-        return image
-    small = cv2.resize(image, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
-    return cv2.imdecode(cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 85])[1], cv2.IMREAD_COLOR)
 
 
 def tiles(labels: dict[int, str], pose: PoseCache,

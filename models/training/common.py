@@ -145,6 +145,16 @@ def degrade(image: np.ndarray, rng: random.Random, min_scale: float, max_scale: 
     return out
 
 
+def shrunk(image: np.ndarray, k: float) -> np.ndarray:
+    """The photo as a cheap webcam or a person farther back gives it (as the -small eval sets were made)."""
+    import cv2
+
+    if k == 1.0:
+        return image
+    small = cv2.resize(image, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+    return cv2.imdecode(cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 85])[1], cv2.IMREAD_COLOR)
+
+
 def check_weights(weights: str) -> None:
     if not weights.endswith(".yaml") and not Path(weights).is_file():
         # ultralytics would try to download any *.pt name that is not a file; this station never does

@@ -12,7 +12,8 @@ training photos, never on an evaluation set (the beard has a classifier of its o
   0601-0700.
 - hair_colour: CCP has few dyed heads, so the `hair` pixels of 0001-0600 are dyed at random (`random_dye`) and a
   map of the colours dyed hair has and natural hair has not is learned from both; the threshold fails at most 2 % of
-  the natural heads of 0601-0700 and is scored on dyed copies of them. Which heads are natural was looked at by eye
+  the natural heads of 0601-0700 and is scored on dyed copies of them, at full size and shrunk to 40 % and 25 %
+  (as a cheap webcam or a person farther back sees them). Which heads are natural was looked at by eye
   (`labels/ccp_hair.csv`): the few dyed red, pink or blue heads count as dyed, the unclear ones (copper, burgundy,
   brassy) are left out, and a photo nobody looked at is not used.
 """
@@ -27,7 +28,7 @@ import cv2
 import numpy as np
 
 from models.training.common import (CCP, CCP_LICENCE, CCP_NEAR_DUPLICATES_OF_HELD_OUT, CCP_TRAIN, CCP_VAL, ROOT,
-                                    ccp_label_names, ccp_mask, eye_labels, progress, rel)
+                                    ccp_label_names, ccp_mask, eye_labels, progress, rel, shrunk)
 
 OUT = ROOT / "models" / "rules" / "rules.json"
 OUTER = ("jacket", "coat", "blazer", "cardigan", "vest", "cape", "hoodie")
@@ -41,6 +42,7 @@ HAIR_BINS, HAIR_SMOOTH = 32, 0.6  # (L, a, b) cells of 8 levels; smoothing in ce
 DYE_HUES = [h for h in range(180) if not 7 <= h < 35]
 MIN_HAIR_PX = 500
 MAX_NATURAL_FLAGGED = 0.02  # natural heads of 0601-0700 the hair threshold may fail
+HAIR_VAL_SCALES = (1.0, 0.4, 0.25)  # full size, the -small eval sets, a person farther back
 
 
 def share(mask: np.ndarray, region, values: list[int]) -> tuple[float, int]:
@@ -113,6 +115,14 @@ def striking_colours(ids: list[int], names: list[str], rng: np.random.Generator,
             "striking_bits": np.packbits((dyed > natural).ravel()).tobytes().hex()}
 
 
+def head_share(pipeline, image: np.ndarray, hair_model: dict) -> float | None:
+    """The striking share the hair rule measures on `image` (None where it cannot measure)."""
+    from checks import hair_colour
+
+    found = hair_colour.measure(pipeline.run(image).perception, hair_model)
+    return found[0] if found else None
+
+
 def best_threshold(values: list[float], labels: list[str]) -> float:
     """The cut that classifies `values` (higher = fail) most accurately."""
     v, y = np.array(values), np.array([lab == "fail" for lab in labels])
@@ -161,8 +171,10 @@ def main(argv: list[str] | None = None) -> int:
             row["hair"] = head[0] if head else None
             hair = enough_hair(mask, names) if split == "val" and natural else None
             if hair is not None:
-                dyed = hair_colour.measure(pipeline.run(random_dye(image, hair, rng)).perception, hair_model)
-                row["dyed_hair"] = dyed[0] if dyed else None
+                looks = {"natural": image, "dyed": random_dye(image, hair, rng)}
+                # each validation head also as a cheap webcam or a person farther back sees it
+                row["heads"] = {(kind, k): head_share(pipeline, shrunk(photo, k), hair_model)
+                                for kind, photo in looks.items() for k in HAIR_VAL_SCALES}
             rows[split].append(row)
 
     def pairs(split, key, measure, label):
@@ -179,12 +191,16 @@ def main(argv: list[str] | None = None) -> int:
         validation[f"{rule}.{measure}"] = {"train": score(v, y, cut), "val": score(*pairs("val", key, measure, rule),
                                                                                   cut)}
     heads = [r["hair"] for r in rows["val"] if r["hair"] is not None]
-    dyed_heads = [r["dyed_hair"] for r in rows["val"] if r.get("dyed_hair") is not None]
     max_striking = float(np.percentile(heads, 100 * (1 - MAX_NATURAL_FLAGGED))) if heads else 0.5
-    validation["hair_colour"] = {
-        "heads": len(heads), "flagged": round(float(np.mean(np.array(heads) > max_striking)), 3) if heads else None,
-        "dyed_heads": len(dyed_heads),
-        "dyed_caught": round(float(np.mean(np.array(dyed_heads) > max_striking)), 3) if dyed_heads else None}
+    validation["hair_colour"] = {}
+    for k in HAIR_VAL_SCALES:
+        shares = {kind: [r["heads"][(kind, k)] for r in rows["val"] if "heads" in r] for kind in ("natural", "dyed")}
+        judged = {kind: np.array([v for v in values if v is not None]) for kind, values in shares.items()}
+        validation["hair_colour"][f"s{round(100 * k):03d}"] = {
+            "heads": len(shares["natural"]), "judged": len(judged["natural"]),
+            "flagged": round(float(np.mean(judged["natural"] > max_striking)), 3) if len(judged["natural"]) else None,
+            "dyed_heads": len(shares["dyed"]), "dyed_judged": len(judged["dyed"]),
+            "dyed_caught": round(float(np.mean(judged["dyed"] > max_striking)), 3) if len(judged["dyed"]) else None}
     result = {
         "rules": {
             "front_closed": {"max_contrast": round(cuts[("front_closed", "contrast")], 4), "max_centre_skin": 0.35},

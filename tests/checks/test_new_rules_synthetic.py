@@ -114,6 +114,18 @@ def test_hair_of_a_colour_hair_does_not_grow_in_fails():
     assert HairColourCheck(config()).run(make_perception(faces=[])).status == Status.UNKNOWN
 
 
+def test_hair_colour_judges_a_webcam_sized_face_and_asks_a_farther_one_to_come_closer():
+    check = HairColourCheck(config(hair_colour={"enabled": True}))
+    image = make_frame()
+    image[:, :] = (40, 50, 60)
+    webcam = check.run(make_perception(image=image, faces=[Box(630, 80, 650, 104, 0.9, "face")]))  # 20 px wide
+    assert webcam.status == Status.PASS and [e.label for e in webcam.evidence] == ["hair"]
+    far = check.run(make_perception(image=image, faces=[Box(634, 84, 645, 97, 0.9, "face")]))  # 11 px wide
+    assert far.status == Status.UNKNOWN and "step closer" in far.reason_en
+    unseen = check.run(make_perception(image=image, faces=[]))
+    assert unseen.status == Status.UNKNOWN and "face the camera" in unseen.reason_en
+
+
 def test_pink_hair_is_measured_even_where_the_skin_model_calls_it_skin():
     """Red, copper and pink hair look like skin to the skin model: only the face ellipse is left out."""
     image = make_frame()

@@ -36,4 +36,5 @@ def test_calibration_writes_every_rule_and_scores_dyed_heads(tmp_path, shared_da
     written = json.loads(out.read_text())
     assert set(written["rules"]) == {"front_closed", "legwear", "hair_colour"}
     assert 0 <= written["rules"]["hair_colour"]["max_striking"] <= 1
-    assert written["validation"]["hair_colour"]["dyed_heads"] >= 1
+    assert set(written["validation"]["hair_colour"]) == {"s100", "s040", "s025"}
+    assert all(scale["dyed_heads"] >= 1 for scale in written["validation"]["hair_colour"].values())
