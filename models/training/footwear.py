@@ -43,9 +43,10 @@ FOOTWEAR_LABELS = ("shoes", "boots", "sneakers", "loafers", "flats", "pumps", "h
 MAX_CLOSED_FAILED = 0.02  # a wrong FAIL sends a technician home to change shoes: at most 2 % of people in closed shoes
 MAX_CLOSED_UNSURE = 0.05  # people in closed shoes the rule may be unsure of (a supervisor looks) rather than pass
 MIN_ACCURACY = 0.8  # feet whose tile size band is judged right less often than this are "step closer"
-# a foot tile under this many pixels (a person about 300 px tall: a cheap webcam, or standing far back) is scored less
-# surely, and closed shoes reach P(open) 0.9 three times as often: such feet get their own fail point
-SMALL_TILE_PX = 40
+# a small foot tile (a person about 300 px tall: a cheap webcam, or standing far back) is scored less surely: such
+# feet get their own fail point. Where "small" ends is the first of these sizes at which the closed feet failed stay
+# within MAX_CLOSED_FAILED at every validation scale (40 px left 3.1 % of closed feet failed at 40 % scale)
+SMALL_TILE_EDGES = (40, 48, 56, 64, 72, 80, 96)
 
 
 class BareFeet:
@@ -89,9 +90,19 @@ def samples(limit: int | None = None) -> list[classifier.TileSample]:
 
 
 def score(scored: list[classifier.Scored]) -> tuple[dict, dict]:
-    """Operating points from the validation feet: the P(open) threshold from the closed feet (and its own for small
-    tiles), the smallest foot tile judged right often enough; then open recall, closed feet failed and accuracy per
-    scale."""
+    """Operating points from the validation feet: the P(open) threshold from the closed feet, and its own for the
+    small tiles, small ending at the first of SMALL_TILE_EDGES where closed feet failed stay within MAX_CLOSED_FAILED
+    at every scale; the smallest foot tile judged right often enough; then open recall, closed feet failed and
+    accuracy per scale."""
+    for small_px in SMALL_TILE_EDGES:
+        thresholds, validation = score_with_small_tiles(scored, small_px)
+        if all(v["closed_failed"] <= MAX_CLOSED_FAILED for v in validation.values()):
+            break
+    return thresholds, validation
+
+
+def score_with_small_tiles(scored: list[classifier.Scored], small_px: int) -> tuple[dict, dict]:
+    """`score` with foot tiles under `small_px` pixels scored as small."""
     # the rule fails a person when either foot looks open: the threshold is set on each validation person's more
     # open-looking foot, at every scale
     people: dict[tuple[str, str], float] = {}
@@ -99,14 +110,14 @@ def score(scored: list[classifier.Scored]) -> tuple[dict, dict]:
     for r in scored:
         if r.kind == "closed":
             people[(r.photo, r.scale)] = max(people.get((r.photo, r.scale), 0.0), r.probs["open"])
-            if r.side_px < SMALL_TILE_PX:
+            if r.side_px < small_px:
                 small[(r.photo, r.scale)] = max(small.get((r.photo, r.scale), 0.0), r.probs["open"])
     t_open = classifier.operating_point(list(people.values()), MAX_CLOSED_FAILED)
     # never below the general point: a small foot is not failed on less than a large one
     t_small = classifier.operating_point(list(small.values()), MAX_CLOSED_FAILED, lo=t_open, hi=0.995)
 
     def fails(r: classifier.Scored, t_far: float = t_small) -> bool:
-        return r.probs["open"] >= (t_far if r.side_px < SMALL_TILE_PX else t_open) and r.probs["unseen"] < 0.5
+        return r.probs["open"] >= (t_far if r.side_px < small_px else t_open) and r.probs["unseen"] < 0.5
 
     # below it, a band where the rule cannot tell and says so: at most MAX_CLOSED_UNSURE of the people in closed
     # shoes fall in it, and an open shoe scored just under the fail point is no longer a confident "Closed shoes"
@@ -120,7 +131,7 @@ def score(scored: list[classifier.Scored]) -> tuple[dict, dict]:
     # general point; the small-tile point then moves its doubtful open scores into the unsure band, not into a PASS
     min_px = classifier.smallest_judged_size([(r.side_px, right(r, t_open)) for r in scored if r.kind != "unseen"],
                                              MIN_ACCURACY)
-    thresholds = {"open": round(t_open, 3), "open_small": round(t_small, 3), "small_tile_px": SMALL_TILE_PX,
+    thresholds = {"open": round(t_open, 3), "open_small": round(t_small, 3), "small_tile_px": small_px,
                   "open_unsure": round(t_unsure, 3), "unseen": 0.5, "min_tile_px": min_px}
     validation = {}
     for tag in sorted({r.scale for r in scored}, reverse=True):
