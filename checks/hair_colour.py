@@ -106,7 +106,7 @@ class HairColourCheck(Check):
             return self.unknown("看不到脸部，请正面朝向摄像头", "Face not in view: please face the camera")
         if face.width < MIN_FACE_PX:
             return self.unknown("脸部在画面中太小，无法判断发色，请走近一些",
-                                "Face too small in the picture to judge the hair colour: please step closer")
+                                "Face too small in the picture to judge: please step closer")
         found = measure(p, cal.get("striking_colours", {}))
         if found is None:
             return self.unknown("看不清头发，请摘下帽子、正面朝向摄像头", "Hair not in view: take off any hat and "
