@@ -55,10 +55,11 @@ def build(name: str, out: Path, scale: float = 1.0) -> int:
         shutil.copy(CCP / f"photos/{number:04d}.jpg", out / row["image"])
     if "hair_colour" in fields:
         rows += dyed_copies(rows, fields, out)
-    for row in rows if scale != 1.0 else []:
-        path = str(out / row["image"])
-        small = cv2.resize(cv2.imread(path), None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        cv2.imwrite(path, small, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    if scale != 1.0:
+        for row in rows:
+            path = str(out / row["image"])
+            small = cv2.resize(cv2.imread(path), None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            cv2.imwrite(path, small, [cv2.IMWRITE_JPEG_QUALITY, 85])
     with open(out / "labels.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()

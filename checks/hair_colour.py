@@ -71,8 +71,14 @@ def striking_share(lab_pixels: np.ndarray, model: dict) -> float:
 
 
 def measure(p: Perception, model: dict) -> tuple[float, Region] | None:
+    """The striking share round the judged face and where it was measured; None where the rule cannot measure."""
     face = judged_face(p)
-    if face is None or face.width < MIN_FACE_PX or p.person_mask is None or not model:
+    return None if face is None or face.width < MIN_FACE_PX else measure_round(p, face, model)
+
+
+def measure_round(p: Perception, face: Box, model: dict) -> tuple[float, Region] | None:
+    """`measure` round a face already judged large enough; None without a person mask, a map or enough hair."""
+    if p.person_mask is None or not model:
         return None
     zone = hair_zone(face, p.image.shape[1], p.image.shape[0])
     (x1, y1, x2, y2), mask = hair_pixels(p, face, zone)
@@ -107,7 +113,7 @@ class HairColourCheck(Check):
         if face.width < MIN_FACE_PX:
             return self.unknown("脸部在画面中太小，无法判断发色，请走近一些",
                                 "Face too small in the picture to judge: please step closer")
-        found = measure(p, cal.get("striking_colours", {}))
+        found = measure_round(p, face, cal.get("striking_colours", {}))
         if found is None:
             return self.unknown("看不清头发，请摘下帽子、正面朝向摄像头", "Hair not in view: take off any hat and "
                                 "face the camera")

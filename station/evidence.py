@@ -30,11 +30,12 @@ def draw_evidence(frame: FrameResult) -> np.ndarray:
     # that among a dozen tiles the one a FAIL points at is the one the eye finds
     evidence = sorted((ev for result in frame.results.values() for ev in result.evidence),
                       key=lambda e: DRAW_ORDER[e.status])
-    for ev in evidence:
+    outlines = [np.round(ev.polygon).astype(np.int32) for ev in evidence]
+    for ev, pts in zip(evidence, outlines):
         weight = thick if ev.status == Status.PASS else 2 * thick + 1
-        cv2.polylines(out, [np.round(ev.polygon).astype(np.int32)], True, COLOURS[ev.status], weight, cv2.LINE_AA)
-    for ev in evidence:  # the names after every outline, so that no outline crosses one
-        x, y = (int(v) for v in np.round(ev.polygon).min(axis=0))
+        cv2.polylines(out, [pts], True, COLOURS[ev.status], weight, cv2.LINE_AA)
+    for ev, pts in zip(evidence, outlines):  # the names after every outline, so that no outline crosses one
+        x, y = (int(v) for v in pts.min(axis=0))
         if ev.status == Status.PASS:
             cv2.putText(out, ev.label, (x, max(12, y - 3)), cv2.FONT_HERSHEY_SIMPLEX, font * 0.7,
                         COLOURS[ev.status], thick, cv2.LINE_AA)

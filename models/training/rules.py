@@ -173,7 +173,9 @@ def main(argv: list[str] | None = None) -> int:
             if hair is not None:
                 looks = {"natural": image, "dyed": random_dye(image, hair, rng)}
                 # each validation head also as a cheap webcam or a person farther back sees it
-                row["heads"] = {(kind, k): head_share(pipeline, shrunk(photo, k), hair_model)
+                # (the natural head at full size is `head`, measured above: not run through the pipeline again)
+                row["heads"] = {(kind, k): row["hair"] if (kind, k) == ("natural", 1.0) else
+                                head_share(pipeline, shrunk(photo, k), hair_model)
                                 for kind, photo in looks.items() for k in HAIR_VAL_SCALES}
             rows[split].append(row)
 
