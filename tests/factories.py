@@ -245,3 +245,10 @@ def shot(page, name):
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(folder) / name))
+
+
+def submit(page, selector):
+    """Click a form's button or a link and wait until the next page has loaded. A plain click returns once the
+    navigation has begun, so a row count taken straight after it can read a page with no rows yet."""
+    with page.expect_navigation():
+        page.click(selector)

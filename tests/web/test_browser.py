@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from factories import submit
 
 from station.store import Store
 
@@ -76,15 +77,15 @@ def test_supervisor_reviews_overrides_exports_and_the_kiosk_is_refused(served, b
     page.goto(base + "/login")
     page.fill("input[name=username]", "wang")
     page.fill("input[name=password]", "correct horse")
-    page.click("#login")
+    submit(page, "#login")
     page.wait_for_url(base + "/review")
     page.fill("input[name=technician]", "T1024")
-    page.click("#filter")
+    submit(page, "#filter")
     assert page.locator("#records tbody tr").count() >= 1 and "T1024" in page.inner_text("#records")
-    page.click("#records tbody tr:first-child a")
+    submit(page, "#records tbody tr:first-child a")
     page.select_option("form.override select[name=verdict]", "pass")
     page.fill("form.override input[name=reason]", "复核：现场确认 / checked in person")
-    page.click("#override")
+    submit(page, "#override")
     assert "wang" in page.inner_text("#overrides") and "checked in person" in page.inner_text("#overrides")
     page.goto(base + "/review")
     with page.expect_download() as download:

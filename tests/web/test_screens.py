@@ -13,7 +13,7 @@ import urllib.request
 
 import cv2
 import numpy as np
-from factories import FakeAttire, config, fake_models, make_frame, serving, shot, wait_for
+from factories import FakeAttire, config, fake_models, make_frame, serving, shot, submit, wait_for
 
 from checks.base import CheckResult, Status
 from station.identify import Roster, Technician
@@ -274,7 +274,7 @@ def test_review_in_the_station_zone_with_names_pages_and_the_final_verdict(brows
         page.goto(base + "/login")
         page.fill("input[name=username]", "wang")
         page.fill("input[name=password]", "correct horse")
-        page.click("#login")
+        submit(page, "#login")
         page.wait_for_url(base + "/review")
         first = page.locator("#records tbody tr").first
         assert "2026-11-21 01:30" in first.inner_text() and "王伟" in first.inner_text()
@@ -283,20 +283,20 @@ def test_review_in_the_station_zone_with_names_pages_and_the_final_verdict(brows
         page.wait_for_function("() => { const i = document.querySelector('#records tbody tr img');"
                                " return i && i.complete && i.naturalWidth > 0; }", timeout=10_000)
         shot(page, "review.png")
-        page.click("#older")
+        submit(page, "#older")
         assert page.locator("#records tbody tr").count() == 6
         page.goto(base + "/review")
         page.fill("input[name=technician]", "王")  # part of a roster name
-        page.click("#filter")
+        submit(page, "#filter")
         assert page.locator("#records tbody tr").count() == 1
         page.fill("input[name=technician]", "t10")  # part of a number, any case
-        page.click("#filter")
+        submit(page, "#filter")
         assert page.locator("#records tbody tr").count() == 1
-        page.click("#records tbody tr:first-child td:nth-child(2) a")
+        submit(page, "#records tbody tr:first-child td:nth-child(2) a")
         assert "2026-11-21 01:30:00" in page.inner_text("main") and "王伟" in page.inner_text("main")
         page.select_option("form.override select[name=verdict]", "pass")
         page.fill("form.override input[name=reason]", "复核：现场确认 / checked in person")
-        page.click("#override")
+        submit(page, "#override")
         expect(page.locator("#final")).to_contain_text("通过")
         assert "未通过" not in page.inner_text("#final") and "未通过" in page.inner_text("#machine")
         shot(page, "record.png")
@@ -336,7 +336,7 @@ def test_calibration_shows_the_live_framing_aid_the_policy_keys_and_reference_th
             page.goto(base + "/login")
             page.fill("input[name=username]", "boss")
             page.fill("input[name=password]", "admin password")
-            page.click("#login")
+            submit(page, "#login")
             page.goto(base + "/calibrate")
             expect(page.locator("#framing")).to_contain_text("Hold still", timeout=10_000)  # polled from the gate
             # the thumbnail has loaded (waited for: it is fetched after the page, beside the live stream)
@@ -345,7 +345,7 @@ def test_calibration_shows_the_live_framing_aid_the_policy_keys_and_reference_th
             reference = page.inner_text("#policy-reference")
             assert "timezone" in reference and "min_judged_frames" in reference
             page.fill("#policy", '[detector]\nmodel = "models/missing.json"\n')
-            page.click("#save-policy")
+            submit(page, "#save-policy")
             error = page.inner_text("#policy-error")
             assert "'detector.model'" in error and str(tmp_path) not in error  # no internal paths
             assert "策略有误" in page.inner_text("main")
