@@ -1,7 +1,9 @@
 """At most N pieces of jewellery (不可佩戴超过3件首饰).
 
 The attire detector looks at the head and neck (necklace), the torso (necklace) and at each hand (watch, bracelet,
-ring); each box it finds is a piece, and a pair of earrings counts as one where the policy says so. The jewellery
+ring); each box it finds is a piece, and a pair of earrings counts as one where the policy says so. On a small
+person (a cheap webcam, someone far back) the detector sees noise as jewellery more often, so there its boxes count
+from a higher confidence, chosen on validation at webcam resolution like the normal one. The jewellery
 classifier looks at each wrist and the neck: a part it calls adorned, where the detector found no such piece, is one
 more piece (the detector misses most of them). More pieces than
 allowed fail whatever else is hidden; a PASS needs the head and both hands to have been looked at.
@@ -12,6 +14,7 @@ from pydantic import Field
 
 from checks.base import Check, CheckResult, CheckSection, Evidence, Status
 from models.perception import Box, Perception
+from models.regions import body_scale
 
 JEWELLERY = ("bracelet", "watch", "earring", "necklace", "ring")
 NEEDED = {"head": ("头颈部", "head and neck"), "hand_left": ("左手", "left hand"), "hand_right": ("右手", "right hand")}
@@ -22,9 +25,10 @@ class AccessoriesPolicy(CheckSection):
 
     max_pieces: int = Field(3, ge=0, le=20, description="the most pieces of jewellery allowed")
     pair_counts_as_one: bool = Field(True, description="two earrings count as one piece")
-    min_score: float | None = Field(None, ge=0.0, le=1.0, description="detector confidence that counts as a piece; "
-                                                                      "empty: the operating point in the "
-                                                                      "detector's manifest")
+    min_score: float | None = Field(None, ge=0.0, le=1.0, description="detector confidence that counts as a piece "
+                                                                      "at any distance; empty: the operating points "
+                                                                      "in the detector's manifest (a higher one for "
+                                                                      "a person far back)")
 
 
 class AccessoriesCheck(Check):
@@ -39,8 +43,7 @@ class AccessoriesCheck(Check):
         cfg = self.config.accessories
         if not p.examined:
             return self.unknown("看不到人", "No person in view")
-        min_score = cfg.min_score if cfg.min_score is not None else \
-            p.attire.operating_points.get("detector.jewellery", 0.35)
+        min_score = cfg.min_score if cfg.min_score is not None else self.detector_point(p)
         found = [d for d in p.detections if d.label in JEWELLERY and d.score >= min_score]
         pieces = [Evidence.of_box(d, Status.FAIL) for d in found + self.classified_pieces(p, found)]
         ears = [e for e in pieces if e.label.startswith("earring")]
@@ -61,6 +64,14 @@ class AccessoriesCheck(Check):
             evidence = [Evidence.of_box(p.attire.tiles[part], Status.PASS, part) for part in NEEDED]
         return self.result(status, score, f"首饰 {count} 件（不超过 {cfg.max_pieces} 件）",
                            f"{count} piece(s) of jewellery (at most {cfg.max_pieces})", evidence, pieces=count)
+
+    @staticmethod
+    def detector_point(p: Perception) -> float:
+        """The detector confidence from which a box is a piece: the small-person point where the manifest has one
+        and the person's body scale (shoulder width, in frame pixels) is below where it applies."""
+        op = p.attire.operating_points
+        small = p.pose is not None and body_scale(p.pose) < op.get("detector.jewellery_small_scale_px", 0.0)
+        return op.get("detector.jewellery_small", 1.0) if small else op.get("detector.jewellery", 0.35)
 
     @staticmethod
     def classified_pieces(p: Perception, found: list[Box]) -> list[Box]:

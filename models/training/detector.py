@@ -36,6 +36,7 @@ import numpy as np
 
 from models.crops import PART_CLASSES, Crop, attire_crops
 from models.perception import Box, Keypoints
+from models.regions import body_scale
 from models.training.common import (CCP_LICENCE, CCP_NEAR_DUPLICATES_OF_HELD_OUT, CCP_RULES_HELD_OUT, CCP_TAGGED,
                                     CCP_TRAIN, CCP_VAL, DEFAULT_WEIGHTS, ROOT, SHARED, WEIGHTS_DIR, WORK, PoseCache,
                                     ccp_label_names, ccp_tags, check_weights, degrade, export_onnx, jittered,
@@ -232,7 +233,7 @@ def card_crops(samples: list[Sample]) -> list[np.ndarray]:
 
 def paste_card(image: np.ndarray, kp: Keypoints, card: np.ndarray, rng: random.Random) -> Box | None:
     """Paste `card` where badges are worn (or carried), sized to the body; returns its box."""
-    from models.regions import body_scale, build_regions
+    from models.regions import build_regions
 
     regions = build_regions(kp, 0.5)
     spots = [("chest_left", 0.45), ("chest_right", 0.2), ("lanyard", 0.2), ("hand_left", 0.075),
@@ -431,23 +432,30 @@ def validation_scores(run: Path, data: Path) -> dict:
 
 JEWELLERY = ("bracelet", "watch", "ring", "necklace")
 MAX_FALSE = {"badge": 0.03, "jewellery": 0.08, "sunglasses": 0.03}  # share of the negatives flagged at the threshold
+SMALL_SCALE_EDGES = (40, 50, 60, 70, 80, 100, 120)  # body scales (px) where the small-person jewellery point may end
 
 
-def operating_points(manifest: Path, data: Path, pose_cache: Path = WORK / "pose_cache") -> tuple[dict, dict]:
+def operating_points(manifest: Path, data: Path, pose_cache: Path = WORK / "pose_cache",
+                     keep: dict | None = None) -> tuple[dict, dict]:
     """Thresholds chosen on the validation tiles through the station's own runtime, as the rules use them:
 
     - badge: the score above which at most 3 % of card-less torso tiles show a card; `min_torso_px`: the torso
       tile size (in the frame) from which cards are found at least 80 % of the time (smaller: "step closer");
     - jewellery: per validation photo, its most confident piece in the tiles that may hold one, at most 8 % of
-      photos without jewellery flagged (the photo is what `station eval` scores);
+      photos without jewellery flagged (the photo is what `station eval` scores); `jewellery_small`: the same at
+      webcam resolution (40 %), where the detector calls far more noise jewellery, and `jewellery_small_scale_px`:
+      the body scale (shoulder width in frame pixels) below which it applies, the first of SMALL_SCALE_EDGES at
+      which the budget holds at that resolution (the normal point holds it at full resolution);
     - sunglasses: at most 3 % of head tiles without sunglasses (bare eyes or ordinary glasses) flagged.
+
+    `keep`: points already chosen (an exported manifest's), used as they are; only the missing ones are chosen.
     """
     from models.detector import OnnxDetector
     from models.training.classifier import smallest_judged_size
 
     detector = OnnxDetector(manifest, conf=0.02)
     pose = PoseCache(pose_cache)
-    rows = []  # (photo, scale, part, side_px, classes labelled, best score per class)
+    rows = []  # (photo, scale, part, side_px, classes labelled, best score per class, body scale px)
     files = sorted((data / "images" / "val").glob("*.jpg"))
     for i in range(0, len(files), 64):
         chunk = files[i:i + 64]
@@ -464,41 +472,64 @@ def operating_points(manifest: Path, data: Path, pose_cache: Path = WORK / "pose
             kp = pose(key, None) if (pose.folder / f"{key}.npz").exists() else None
             crop = next((c for c in attire_crops(kp) if c.part == part), None) if kp is not None else None
             side = round(crop.side * VAL_SCALES[copy]) if crop is not None else 0
-            rows.append((key, VAL_SCALES[copy], part, side, labels, best))
+            body = body_scale(kp) * VAL_SCALES[copy] if kp is not None else 0.0
+            rows.append((key, VAL_SCALES[copy], part, side, labels, best, body))
 
     def threshold(negatives: list[float], max_false: float) -> float:
         scores = np.sort(negatives) if negatives else np.array([0.5])
         return float(np.clip(scores[max(int(np.ceil(len(scores) * (1 - max_false))) - 1, 0)] + 1e-3, 0.1, 0.9))
 
+    keep = keep or {}
     torso = [r for r in rows if r[2] == "torso"]
-    t_badge = threshold([r[5].get("badge", 0.0) for r in torso if "badge" not in r[4]], MAX_FALSE["badge"])
+    t_badge = keep.get("badge") or threshold([r[5].get("badge", 0.0) for r in torso if "badge" not in r[4]],
+                                             MAX_FALSE["badge"])
     cards = [(r[3], r[5].get("badge", 0.0) >= t_badge) for r in torso if "badge" in r[4]]
-    min_torso = smallest_judged_size(cards, 0.8, edges=(24, 32, 40, 48, 56, 64, 80, 96, 128))
-    photos: dict[tuple[str, float], tuple[bool, float]] = {}
-    for key, scale, part, _, labels, best in rows:
-        had, score = photos.get((key, scale), (False, 0.0))
+    min_torso = keep.get("min_torso_px") or smallest_judged_size(cards, 0.8, edges=(24, 32, 40, 48, 56, 64, 80, 96,
+                                                                                    128))
+    photos: dict[tuple[str, float], tuple[bool, float, float]] = {}  # (had jewellery, best score, body scale px)
+    for key, scale, part, _, labels, best, body in rows:
+        had, score, _ = photos.get((key, scale), (False, 0.0, body))
         photos[(key, scale)] = (had or bool(labels & set(JEWELLERY) & PART_CLASSES[part]),
-                                max([score] + [best.get(c, 0.0) for c in JEWELLERY]))
-    t_jewel = threshold([s for (k, scale), (had, s) in photos.items() if not had and scale == 1.0],
-                        MAX_FALSE["jewellery"])
+                                max([score] + [best.get(c, 0.0) for c in JEWELLERY]), body)
+
+    def bare_scores(at: float) -> list[float]:
+        return [s for (_, scale), (had, s, _) in photos.items() if not had and scale == at]
+
+    t_jewel = keep.get("jewellery") or threshold(bare_scores(1.0), MAX_FALSE["jewellery"])
+    t_small = keep.get("jewellery_small") or max(t_jewel, threshold(bare_scores(min(VAL_SCALES)),
+                                                                    MAX_FALSE["jewellery"]))
+
+    def jewellery_point(body: float, edge: float) -> float:
+        return t_small if body < edge else t_jewel
+
+    def false_alarm(at: float, edge: float) -> float:
+        bare = [(s, body) for (_, scale), (had, s, body) in photos.items() if not had and scale == at]
+        return float(np.mean([s >= jewellery_point(body, edge) for s, body in bare])) if bare else 0.0
+
+    small_edge = keep.get("jewellery_small_scale_px") or next(
+        (e for e in SMALL_SCALE_EDGES if all(false_alarm(at, e) <= MAX_FALSE["jewellery"] for at in VAL_SCALES
+                                             if at < 1.0)), SMALL_SCALE_EDGES[-1])
     heads = [r for r in rows if r[2] == "head"]
-    t_sun = threshold([r[5].get("sunglasses", 0.0) for r in heads if "sunglasses" not in r[4]], MAX_FALSE["sunglasses"])
+    t_sun = keep.get("sunglasses") or threshold([r[5].get("sunglasses", 0.0) for r in heads
+                                                 if "sunglasses" not in r[4]], MAX_FALSE["sunglasses"])
     thresholds = {"badge": round(t_badge, 3), "min_torso_px": min_torso, "jewellery": round(t_jewel, 3),
-                  "sunglasses": round(t_sun, 3), "glasses": 0.5}
+                  "jewellery_small": round(t_small, 3), "jewellery_small_scale_px": small_edge,
+                  "sunglasses": round(t_sun, 3), "glasses": keep.get("glasses", 0.5)}
     report = {}
     for scale in VAL_SCALES:
         cards = [r for r in torso if r[1] == scale and "badge" in r[4] and r[3] >= min_torso]
         bare = [r for r in torso if r[1] == scale and "badge" not in r[4] and r[3] >= min_torso]
-        ph = [v for (k, s), v in photos.items() if s == scale]
-        with_j, without_j = [s for had, s in ph if had], [s for had, s in ph if not had]
+        ph = [(had, s >= jewellery_point(body, small_edge)) for (_, at), (had, s, body) in photos.items()
+              if at == scale]
+        with_j, without_j = [hit for had, hit in ph if had], [hit for had, hit in ph if not had]
         sun = [r for r in heads if r[1] == scale and "sunglasses" in r[4]]
         glasses = [r for r in heads if r[1] == scale and "glasses" in r[4]]
         report[f"s{round(100 * scale):03d}"] = {
             "badge_recall": round(np.mean([r[5].get("badge", 0) >= t_badge for r in cards]), 3) if cards else None,
             "badge_false_alarm": round(np.mean([r[5].get("badge", 0) >= t_badge for r in bare]), 3) if bare else None,
             "torso_tiles_too_small": sum(r[1] == scale and r[3] < min_torso for r in torso),
-            "jewellery_photo_recall": round(np.mean([s >= t_jewel for s in with_j]), 3) if with_j else None,
-            "jewellery_photo_false_alarm": round(np.mean([s >= t_jewel for s in without_j]), 3) if without_j else None,
+            "jewellery_photo_recall": round(np.mean(with_j), 3) if with_j else None,
+            "jewellery_photo_false_alarm": round(np.mean(without_j), 3) if without_j else None,
             "sunglasses_recall": round(np.mean([r[5].get("sunglasses", 0) >= t_sun for r in sun]), 3) if sun else None,
             "glasses_called_sunglasses": round(np.mean([r[5].get("sunglasses", 0) >= t_sun for r in glasses]), 3)
             if glasses else None}
@@ -527,9 +558,26 @@ def export(run: Path, dest: Path, command: str, data: Path, name: str = "attire"
     return target
 
 
+def rescore(manifest_path: Path, data: Path, command: str, choose_all: bool = False) -> Path:
+    """An exported detector's operating points chosen again on the prepared validation tiles: only those its
+    manifest lacks (a point added to the rules after the export), unless `choose_all`; the report measures them all."""
+    manifest = json.loads(manifest_path.read_text())
+    thresholds, report = operating_points(manifest_path, data, keep=None if choose_all else manifest["thresholds"])
+    manifest["thresholds"] = thresholds
+    manifest.setdefault("validation", {})["operating_points"] = report
+    if (data / "summary.json").exists():  # what the report was measured on, if not the export's own tiles
+        manifest["validation"]["operating_points_tiles"] = json.loads((data / "summary.json").read_text())["tiles"]
+    manifest.update(thresholds_command=command, thresholds_chosen=time.strftime("%Y-%m-%d"))
+    manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    return manifest_path
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="station train", description=__doc__.split("\n")[0])
-    ap.add_argument("step", nargs="?", default="all", choices=("all", "prepare", "fit", "export"))
+    ap.add_argument("step", nargs="?", default="all", choices=("all", "prepare", "fit", "export", "points"),
+                    help="points: choose on the prepared validation tiles the operating points that the exported "
+                         "model's manifest lacks, and measure them all again (--all: choose every one again)")
+    ap.add_argument("--all", action="store_true", help="with points: choose every operating point again")
     ap.add_argument("--data", type=Path, default=WORK / "tiles", help="tile dataset folder")
     ap.add_argument("--weights", default=str(WEIGHTS_DIR / DEFAULT_WEIGHTS),
                     help="initial weights: a local .pt file or a yaml model (e.g. yolov8n.yaml)")
@@ -557,6 +605,8 @@ def main(argv: list[str] | None = None) -> int:
             args.workers, **extra)
     if args.step in ("all", "export"):
         print(export(args.project / args.name, args.out, command, args.data, args.name))
+    if args.step == "points":
+        print(rescore(args.out / f"{args.name}.json", args.data, command, choose_all=args.all))
     return 0
 
 

@@ -11,7 +11,7 @@ from checks.cuffs import CuffsCheck
 from checks.footwear import FootwearCheck
 from checks.registry import REGISTRY, build_checks
 from checks.uniform import UniformCheck
-from models.perception import Box
+from models.perception import Box, Keypoints
 
 FEET = ("left_ankle", "right_ankle", "left_heel", "right_heel", "left_foot_index", "right_foot_index")
 
@@ -199,6 +199,23 @@ def test_accessories_count_and_pairs():
     assert check.run(make_perception(detections=faint)).status == Status.PASS
     strict = AccessoriesCheck(config(accessories={"max_pieces": 0}))
     assert strict.run(make_perception(detections=[piece("ring", 1)])).status == Status.FAIL
+
+
+def test_accessories_count_faint_detector_boxes_only_on_a_person_near_enough():
+    """Far back, the detector calls noise jewellery more often: its boxes count from the manifest's higher point
+    for small people (body scale below the point's edge); the policy's min_score holds at every distance."""
+    near = make_keypoints()  # shoulders 140 px apart
+    far = Keypoints(near.xy * 0.4, near.visibility, near.image_size)  # 56 px: a cheap webcam, someone far back
+    points = {"detector.jewellery": 0.25, "detector.jewellery_small": 0.47, "detector.jewellery_small_scale_px": 80}
+
+    def pieces(kp, score, cfg=config()):
+        box = Box(100, 100, 110, 110, score, "bracelet")
+        return AccessoriesCheck(cfg).run(make_perception(keypoints=kp, detections=[box], operating_points=points,
+                                                         extra_tiles=tiles_of(kp))).measurements["pieces"]
+
+    assert pieces(near, 0.35) == 1 and pieces(far, 0.35) == 0
+    assert pieces(far, 0.5) == 1
+    assert pieces(far, 0.35, config(accessories={"min_score": 0.3})) == 1
 
 
 def test_accessories_count_each_adorned_wrist_and_neck_once():

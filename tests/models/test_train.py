@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 def test_tiny_training_run_exports_a_model_the_station_loads(tmp_path, shared_datasets):
     pytest.importorskip("ultralytics", reason="the train extra is not installed (pip install -e .[train])")
     from models.detector import OnnxDetector
-    from models.training.detector import CLASSES, export, fit, prepare
+    from models.training.detector import CLASSES, SMALL_SCALE_EDGES, export, fit, prepare, rescore
 
     summary = prepare(tmp_path / "tiles", limit=3, copies=1, size=64, pose_cache=tmp_path / "pose")
     assert summary["tiles"]["train"] > 0 and summary["tiles"]["val"] > 0
@@ -28,6 +28,14 @@ def test_tiny_training_run_exports_a_model_the_station_loads(tmp_path, shared_da
     model = export(run, tmp_path / "model", "test", tmp_path / "tiles")
     manifest = json.loads((tmp_path / "model" / "attire.json").read_text())
     assert manifest["classes"] == list(CLASSES) and manifest["input_size"] == 64 and "validation" in manifest
+    points = manifest["thresholds"]
+    assert points["jewellery_small"] >= points["jewellery"] and points["jewellery_small_scale_px"] in SMALL_SCALE_EDGES
+    # `station train points` on an older export: the points its manifest has stay, a missing one is chosen
+    older = {**manifest, "thresholds": {k: v for k, v in points.items() if k != "jewellery_small"} | {"badge": 0.777}}
+    (tmp_path / "model" / "attire.json").write_text(json.dumps(older))
+    rescore(tmp_path / "model" / "attire.json", tmp_path / "tiles", "test")
+    again = json.loads((tmp_path / "model" / "attire.json").read_text())["thresholds"]
+    assert again == {**points, "badge": 0.777}
     detector = OnnxDetector(tmp_path / "model" / "attire.json")
     assert model.exists() and len(detector.detect_batch([np.zeros((64, 64, 3), np.uint8)] * 2)) == 2
 
