@@ -11,7 +11,6 @@ import json
 import random
 import shutil
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,8 @@ from models.crops import Crop
 from models.detector import sha256_file
 from models.perception import Keypoints
 from models.training.common import (CCP, CCP_LICENCE, DEFAULT_WEIGHTS, WEIGHTS_DIR, WORK, PoseCache, check_weights,
-                                    degrade, export_onnx, jittered, offline_ultralytics, progress, write_manifest)
+                                    degrade, export_onnx, jittered, offline_ultralytics, progress, record_points,
+                                    write_manifest)
 from models.training.common import fit as fit_run
 
 VAL_SCALES = (1.0, 0.4, 0.25)  # validation tiles: full resolution, the -small eval sets, a person far back
@@ -212,11 +212,7 @@ def rescore(dest: Path, name: str, command: str, data: Path, classes: tuple[str,
 
     path = dest / f"{name}.json"
     thresholds, validation = scorer(tile_scores(OnnxClassifier(path), data, classes))
-    manifest = json.loads(path.read_text())
-    manifest.update(thresholds=thresholds, validation=validation, thresholds_command=command,
-                    thresholds_chosen=time.strftime("%Y-%m-%d"))
-    path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-    return path
+    return record_points(path, command, thresholds=thresholds, validation=validation)
 
 
 def add_probe(dest: Path, name: str, command: str, data: Path, classes: tuple[str, ...],

@@ -256,3 +256,12 @@ def write_manifest(onnx_file: Path, classes: list[str], input_size: int, command
     path = onnx_file.with_suffix(".json")
     path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return path
+
+
+def record_points(path: Path, command: str, **fields) -> Path:
+    """An installed model's manifest with operating points chosen again, the model untouched: `fields` (thresholds,
+    validation) replaced, and the command and day that chose them recorded."""
+    manifest = json.loads(path.read_text())
+    manifest.update(fields, thresholds_command=command, thresholds_chosen=time.strftime("%Y-%m-%d"))
+    path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    return path

@@ -40,7 +40,8 @@ from models.regions import body_scale
 from models.training.common import (CCP_LICENCE, CCP_NEAR_DUPLICATES_OF_HELD_OUT, CCP_RULES_HELD_OUT, CCP_TAGGED,
                                     CCP_TRAIN, CCP_VAL, DEFAULT_WEIGHTS, ROOT, SHARED, WEIGHTS_DIR, WORK, PoseCache,
                                     ccp_label_names, ccp_tags, check_weights, degrade, export_onnx, jittered,
-                                    offline_ultralytics, progress, unfused_from_onnx, write_manifest)
+                                    offline_ultralytics, progress, record_points, unfused_from_onnx,
+                                    write_manifest)
 from models.training.common import fit as fit_run
 
 CLASSES = ("badge", "bracelet", "watch", "ring", "necklace", "sunglasses", "glasses")
@@ -492,19 +493,20 @@ def operating_points(manifest: Path, data: Path, pose_cache: Path = WORK / "pose
         photos[(key, scale)] = (had or bool(labels & set(JEWELLERY) & PART_CLASSES[part]),
                                 max([score] + [best.get(c, 0.0) for c in JEWELLERY]), body)
 
-    def bare_scores(at: float) -> list[float]:
-        return [s for (_, scale), (had, s, _) in photos.items() if not had and scale == at]
+    def bare(at: float) -> list[tuple[float, float]]:
+        """(best score, body scale px) of the photos without jewellery at validation scale `at`."""
+        return [(s, body) for (_, scale), (had, s, body) in photos.items() if not had and scale == at]
 
-    t_jewel = keep.get("jewellery") or threshold(bare_scores(1.0), MAX_FALSE["jewellery"])
-    t_small = keep.get("jewellery_small") or max(t_jewel, threshold(bare_scores(min(VAL_SCALES)),
+    t_jewel = keep.get("jewellery") or threshold([s for s, _ in bare(1.0)], MAX_FALSE["jewellery"])
+    t_small = keep.get("jewellery_small") or max(t_jewel, threshold([s for s, _ in bare(min(VAL_SCALES))],
                                                                     MAX_FALSE["jewellery"]))
 
     def jewellery_point(body: float, edge: float) -> float:
         return t_small if body < edge else t_jewel
 
     def false_alarm(at: float, edge: float) -> float:
-        bare = [(s, body) for (_, scale), (had, s, body) in photos.items() if not had and scale == at]
-        return float(np.mean([s >= jewellery_point(body, edge) for s, body in bare])) if bare else 0.0
+        flagged = [s >= jewellery_point(body, edge) for s, body in bare(at)]
+        return float(np.mean(flagged)) if flagged else 0.0
 
     small_edge = keep.get("jewellery_small_scale_px") or next(
         (e for e in SMALL_SCALE_EDGES if all(false_alarm(at, e) <= MAX_FALSE["jewellery"] for at in VAL_SCALES
@@ -563,13 +565,10 @@ def rescore(manifest_path: Path, data: Path, command: str, choose_all: bool = Fa
     manifest lacks (a point added to the rules after the export), unless `choose_all`; the report measures them all."""
     manifest = json.loads(manifest_path.read_text())
     thresholds, report = operating_points(manifest_path, data, keep=None if choose_all else manifest["thresholds"])
-    manifest["thresholds"] = thresholds
-    manifest.setdefault("validation", {})["operating_points"] = report
+    validation = {**manifest.get("validation", {}), "operating_points": report}
     if (data / "summary.json").exists():  # what the report was measured on, if not the export's own tiles
-        manifest["validation"]["operating_points_tiles"] = json.loads((data / "summary.json").read_text())["tiles"]
-    manifest.update(thresholds_command=command, thresholds_chosen=time.strftime("%Y-%m-%d"))
-    manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-    return manifest_path
+        validation["operating_points_tiles"] = json.loads((data / "summary.json").read_text())["tiles"]
+    return record_points(manifest_path, command, thresholds=thresholds, validation=validation)
 
 
 def main(argv: list[str] | None = None) -> int:
