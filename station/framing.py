@@ -28,7 +28,11 @@ FEET = ("left_ankle", "right_ankle", "left_foot_index", "right_foot_index")  # h
 MIN_PERSON_SHARE = 0.03  # a person-mask blob smaller than this share of the frame is not a person
 SIDE_BY_SIDE_WIDTH = 2.6  # person mask wider than this many shoulder widths at chest height: someone beside them
 DARK_LUMA = 60  # the frame's brightest tenth darker than this (0-255): nothing can be judged
-MIN_CHROMA = 4.0  # median colourfulness (Lab chroma) of the whole frame below which the camera shows no colour
+MIN_CHROMA = 4.0  # Lab chroma that no pixel of a grey or infrared frame reaches (they give 0-1)
+# the share of the frame's most colourful pixels that must reach MIN_CHROMA: a colour camera shows some colour
+# (skin, anything painted) even where a person in grey stands before a grey wall as a twentieth of a 16:9 frame;
+# at the 90th percentile such a frame was called colourless and every colour rule said unknown
+COLOURFUL_SHARE = 0.0005
 
 
 def assess_framing(pose: Keypoints | None, faces: list[Box], min_visibility: float = 0.5,
@@ -101,14 +105,16 @@ def _too_close(faces: list[Box], size: tuple[int, int]) -> bool:
 def light_issues(image: np.ndarray) -> list[str]:
     """Whether the frame is too dark to judge, or carries no colour (a grey or infrared camera): skin, uniform colour
     and the footwear classifier read colour, and a grey frame would pass bare feet as closed shoes."""
-    small = cv2.resize(image, (64, 64 * image.shape[0] // max(image.shape[1], 1) or 1), interpolation=cv2.INTER_AREA)
+    # 256 px wide: the face and hands of a person far back are still a few pixels each
+    small = cv2.resize(image, (256, 256 * image.shape[0] // max(image.shape[1], 1) or 1),
+                       interpolation=cv2.INTER_AREA)
     lab = cv2.cvtColor(small, cv2.COLOR_BGR2LAB).astype(np.float32)
     chroma = np.hypot(lab[..., 1] - 128, lab[..., 2] - 128)
     issues = []
     # the whole frame, not the person: dark clothes in a well-lit room are not a dark frame
     if float(np.percentile(lab[..., 0], 90)) < DARK_LUMA:
         issues.append("too_dark")
-    if float(np.percentile(chroma, 90)) < MIN_CHROMA:
+    if float(np.percentile(chroma, 100 * (1 - COLOURFUL_SHARE))) < MIN_CHROMA:
         issues.append("no_colour")
     return issues
 

@@ -77,3 +77,21 @@ def test_dark_and_colourless_frames_are_named():
     dark = np.full((720, 1280, 3), (10, 20, 30), np.uint8)
     f = assess_framing(make_keypoints(), [FACE], image=dark)
     assert not f.ok and f.issues[0] == "too_dark" and "light" in f.instruction_en
+
+
+def test_a_person_far_back_before_a_grey_wall_is_in_colour():
+    """A person in grey clothes about 300 px tall before a grey wall: only the face and the hands carry colour, a
+    twentieth of a percent of the frame. The frame was called colourless (every colour rule unknown) when the test
+    read the frame's 90th percentile; the same frame from a grey camera still is."""
+    import cv2
+    import numpy as np
+
+    frame = np.full((720, 1280, 3), (190, 195, 200), np.uint8)  # a bluish grey wall, Lab chroma about 3
+    cv2.rectangle(frame, (600, 330), (680, 650), (110, 110, 110), -1)  # grey work clothes
+    skin = (120, 150, 200)
+    cv2.ellipse(frame, (640, 310), (12, 15), 0, 0, 360, skin, -1)  # a face 24 px wide
+    for x in (592, 688):
+        cv2.circle(frame, (x, 500), 7, skin, -1)  # the hands
+    assert "no_colour" not in assess_framing(make_keypoints(), [FACE], image=frame).issues
+    grey = cv2.cvtColor(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    assert "no_colour" in assess_framing(make_keypoints(), [FACE], image=grey).issues
