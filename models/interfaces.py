@@ -13,7 +13,10 @@ class PoseEstimator(Protocol):
 
 
 class PersonSegmenter(Protocol):
-    def segment(self, image_bgr: np.ndarray) -> np.ndarray: ...  # (H, W) float32 P(person)
+    """(H, W) float32 P(person) for the whole frame; with a `window` (x0, y0, x1, y1), only that part of the frame is
+    segmented, at the model's own resolution, and the rest is 0."""
+
+    def segment(self, image_bgr: np.ndarray, window: tuple[int, int, int, int] | None = None) -> np.ndarray: ...
 
 
 class FaceDetector(Protocol):

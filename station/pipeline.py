@@ -15,12 +15,13 @@ from checks.base import CheckResult, Status
 from checks.registry import build_checks
 from models.interfaces import AttireDetector, FaceDetector, PersonSegmenter, PoseEstimator
 from models.perception import AttireFindings, Box, Perception
-from models.regions import build_regions, feet_on_silhouette
+from models.regions import body_scale, build_regions, feet_on_silhouette
 from station.config import StationConfig
 from station.framing import assess_framing
 
 BESIDE_POSE = ("segmentation", "skin")  # the stages a pipeline's side worker runs while pose runs
 MAX_SIDE = 1920  # larger frames are shrunk first: MediaPipe runs at 256 px inside, detail beyond this buys nothing
+HEAD_CROP = 1.6  # the side of the square cut round the head for a second face search, in shoulder widths
 
 
 @dataclass
@@ -133,6 +134,47 @@ def select_person(faces: list[Box], width: int, height: int) -> Box | None:
     return max(faces, key=weight)
 
 
+def faces_at_head(detector: FaceDetector, image: np.ndarray, pose) -> list[Box]:
+    """The faces found in a square cut round the pose's head, in frame pixels. MediaPipe's full-range face detector
+    sees the whole frame at 192 px: a full-body person's face in a 1280x720 frame (50-70 px) is 8-10 px there, and
+    was missed in a quarter of such frames (the hair and beard rules then said "face not in view", and the skin
+    model lost its adaptation to the person). In the head square it is 60-90 px."""
+    if not pose.visible("nose"):
+        return []
+    h, w = image.shape[:2]
+    half = HEAD_CROP * body_scale(pose) / 2
+    (nx, ny) = pose.point("nose")
+    x0, y0 = int(max(0, nx - half)), int(max(0, ny - half))
+    x1, y1 = int(min(w, nx + half)), int(min(h, ny + half))
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return []
+    return [Box(b.x1 + x0, b.y1 + y0, b.x2 + x0, b.y2 + y0, b.score, b.label)
+            for b in detector.detect(np.ascontiguousarray(image[y0:y1, x0:x1]))]
+
+
+def person_window(pose, width: int, height: int) -> tuple[int, int, int, int] | None:
+    """Where the person's silhouette is segmented (x0, y0, x1, y1): round the pose's keypoints, with the hair above
+    the eyes, an arm held out and at least 0.7 body heights across. The segmentation model sees its input at 256 x
+    144 px: over a whole 1280x720 frame, a full-body person's head was a few pixels wide and the mask ran into the
+    wall round it (CCP people in such frames: IoU with their pixel labels 0.69, 0.59 round the head); in this window
+    0.89 and 0.88, in the same 4 ms. None where the window is most of the frame anyway."""
+    xy = pose.xy
+    (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
+    tall = max(float(y1 - y0), 1.0)
+    half = max(float(x1 - x0) / 2, 0.35 * tall) + 0.15 * tall
+    cx = float(x0 + x1) / 2
+    box = (int(max(0, cx - half)), int(max(0, y0 - 0.2 * tall)), int(min(width, cx + half)),
+           int(min(height, y1 + 0.1 * tall)))
+    if box[2] - box[0] < 16 or box[3] - box[1] < 16 or (box[2] - box[0]) * (box[3] - box[1]) > 0.6 * width * height:
+        return None
+    return box
+
+
+def holds_nose(face: Box, pose) -> bool:
+    nx, ny = pose.point("nose")
+    return face.x1 <= nx <= face.x2 and face.y1 <= ny <= face.y2
+
+
 def face_skin_pixels(image: np.ndarray, face: Box | None) -> np.ndarray | None:
     """Cheek-and-nose pixels of the face box: this person's own skin colour, away from hair, eyes and beard."""
     if face is None:
@@ -154,17 +196,39 @@ class Pipeline:
         threadpool_limits(1, user_api="blas")
         # one worker of this pipeline's own: its segmenter and skin model are only ever run there, one frame at a time
         self._beside = ThreadPoolExecutor(1, thread_name_prefix="perceive")
+        self.tracking = tracking
+        self._last: tuple | None = None  # following a person: the last frame's size, person window and face
 
-    def _segment_and_skin(self, image: np.ndarray, target: Box | None, crop_x: tuple[int, int],
-                          timer: StageTimer) -> tuple[np.ndarray, np.ndarray]:
+    def _segment(self, image: np.ndarray, crop_x: tuple[int, int], window: tuple[int, int, int, int] | None,
+                 timer: StageTimer, person_mask: np.ndarray | None = None) -> np.ndarray:
+        """The person mask: the whole frame (others in view count as people; given as `person_mask` when it is
+        made already) and, in the `window` where the person stands, their silhouette at the model's resolution."""
         with timer("segmentation"):
-            person_mask = self.models.segmenter.segment(image)
+            if person_mask is None:
+                person_mask = self.models.segmenter.segment(image)
+            if window is not None:
+                x0, y0, x1, y1 = window
+                person_mask[y0:y1, x0:x1] = self.models.segmenter.segment(image, window)[y0:y1, x0:x1]
             if crop_x != (0, image.shape[1]):
                 person_mask[:, : crop_x[0]] = 0
                 person_mask[:, crop_x[1]:] = 0
+        return person_mask
+
+    def _skin(self, image: np.ndarray, face: Box | None, timer: StageTimer) -> np.ndarray:
         with timer("skin"):
-            skin = self.models.skin.adapted_probability(image, face_skin_pixels(image, target))
-        return person_mask, skin
+            return self.models.skin.adapted_probability(image, face_skin_pixels(image, face))
+
+    def _segment_and_skin(self, image: np.ndarray, face: Box | None, crop_x: tuple[int, int],
+                          window: tuple[int, int, int, int] | None, timer: StageTimer) -> tuple[np.ndarray, np.ndarray]:
+        return self._segment(image, crop_x, window, timer), self._skin(image, face, timer)
+
+    def _again(self, image: np.ndarray, person_mask: np.ndarray, skin: np.ndarray, crop_x: tuple[int, int],
+               window: tuple[int, int, int, int] | None, face: Box | None, timer: StageTimer) \
+            -> tuple[np.ndarray, np.ndarray]:
+        """A photo's silhouette in its person's window, and its skin adapted to a face found only at the head."""
+        if window is not None:
+            person_mask = self._segment(image, crop_x, window, timer, person_mask)
+        return person_mask, (skin if face is None else self._skin(image, face, timer))
 
     def perceive(self, image: np.ndarray, timer: StageTimer) -> Perception:
         cfg = self.config
@@ -177,9 +241,12 @@ class Pipeline:
             # MediaPipe Pose follows one person: show it only the chosen one, ~3.5 face widths either side
             half = 3.5 * max(target.width, 1.0)
             crop_x = (max(0, int(target.center[0] - half)), min(w, int(target.center[0] + half)))
-        # segmentation and skin need neither the pose nor each other's answer: they run on a second core while
-        # MediaPipe Pose, the longest stage, runs here (on 2 cores the three took 34 ms side by side against 45)
-        beside = self._beside.submit(self._segment_and_skin, image, target, crop_x, timer)
+        # Segmentation and skin run on a second core while MediaPipe Pose, the longest stage, runs here (on 2 cores
+        # the three took 34 ms side by side against 45). Where the person stands and whose face is theirs come from
+        # the pose: following a person, the last frame's pose tells them; a photo waits for its own pose.
+        follow = self.tracking and self._last is not None and self._last[0] == (w, h)
+        window, face = (self._last[1], target or self._last[2]) if follow else (None, target)
+        beside = self._beside.submit(self._segment_and_skin, image, face, crop_x, window, timer)
         try:
             with timer("pose"):
                 pose = self.models.pose.estimate(np.ascontiguousarray(image[:, crop_x[0]:crop_x[1]]))
@@ -190,6 +257,21 @@ class Pipeline:
                     pose = pose.mirrored()
         finally:
             person_mask, skin = beside.result()  # waited for even when pose failed: the next frame must not overlap
+        own_face = None
+        if pose is not None:
+            own_face = next((f for f in faces if holds_nose(f, pose)), None)
+            if own_face is None:
+                with timer("faces at head"):
+                    own_face = next((f for f in faces_at_head(self.models.faces, image, pose)
+                                     if holds_nose(f, pose)), None)
+                if own_face is not None:
+                    faces = faces + [own_face]
+        window = person_window(pose, w, h) if pose is not None else None
+        if self.tracking:
+            self._last = ((w, h), window, own_face) if pose is not None else None
+        elif pose is not None:  # a photo: now that its pose says where the person is
+            person_mask, skin = self._beside.submit(self._again, image, person_mask, skin, crop_x, window,
+                                                    own_face if own_face is not face else None, timer).result()
         with timer("regions"):
             if pose is not None:
                 pose = feet_on_silhouette(pose, person_mask)

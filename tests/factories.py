@@ -107,10 +107,19 @@ class FakePose:
 class FakeSegmenter:
     """One standing person in the middle fifth of the frame (where the factories' keypoints put them)."""
 
-    def segment(self, image):
+    def __init__(self):
+        self.windows = []  # the window of each call (None: the whole frame)
+
+    def segment(self, image, window=None):
+        self.windows.append(window)
         h, w = image.shape[:2]
         mask = np.zeros((h, w), np.float32)
         mask[int(0.05 * h): int(0.97 * h), int(0.40 * w): int(0.60 * w)] = 1.0
+        if window is not None:
+            x0, y0, x1, y1 = window
+            inside = np.zeros_like(mask)
+            inside[y0:y1, x0:x1] = mask[y0:y1, x0:x1]
+            return inside
         return mask
 
 

@@ -1,4 +1,5 @@
 """The pipeline's data flow with fake models: frame -> perception (with the attire stage) -> checks -> verdict."""
+import numpy as np
 from factories import FakeAttire, config, fake_models, make_frame
 
 from checks.base import Status
@@ -46,7 +47,7 @@ def test_segmentation_and_skin_run_beside_pose_on_one_worker_of_the_pipelines_ow
 
     from factories import FakePose, FakeSegmenter
 
-    spans = {"pose": [], "segment": []}  # (thread, start, end) of each call
+    spans = {"pose": [], "segment": [], "window": []}  # (thread, start, end) of each call
 
     def timed(name, run):
         t0 = time.perf_counter()
@@ -60,8 +61,9 @@ def test_segmentation_and_skin_run_beside_pose_on_one_worker_of_the_pipelines_ow
             return timed("pose", lambda: super(SlowPose, self).estimate(image))
 
     class SlowSegmenter(FakeSegmenter):
-        def segment(self, image):
-            return timed("segment", lambda: super(SlowSegmenter, self).segment(image))
+        def segment(self, image, window=None):
+            return timed("segment" if window is None else "window",
+                         lambda: super(SlowSegmenter, self).segment(image, window))
 
     models = fake_models()
     models.pose, models.segmenter = SlowPose(models.pose.keypoints), SlowSegmenter()
@@ -70,7 +72,7 @@ def test_segmentation_and_skin_run_beside_pose_on_one_worker_of_the_pipelines_ow
         frame = pipeline.run(FRAME)
         assert frame.perception.person_mask.any() and frame.perception.skin is not None
     (pose_thread,), (segment_thread,) = ({t for t, _, _ in spans[k]} for k in ("pose", "segment"))
-    assert pose_thread != segment_thread
+    assert pose_thread != segment_thread and {t for t, _, _ in spans["window"]} == {segment_thread}
     for (_, p0, p1), (_, s0, s1) in zip(spans["pose"], spans["segment"]):
         assert s0 < p1 and p0 < s1  # the same frame's two calls overlapped
     assert all(s1 <= next_s0 for (_, _, s1), (_, next_s0, _) in zip(spans["segment"], spans["segment"][1:]))
@@ -101,3 +103,70 @@ def test_a_pipeline_keeps_numpys_blas_to_one_thread():
     assert 2 in blas_threads()
     Pipeline(config(), fake_models())
     assert blas_threads() == {1}
+
+
+class SmallFacesMissed:
+    """Finds the face painted in pure green, in the image's own pixels, only where it is at least a tenth of the
+    image wide: as MediaPipe's detector, which sees any image at 192 px, misses a full-body person's face in a
+    1280x720 frame and finds it in a square cut round the head."""
+
+    def detect(self, image):
+        import cv2
+
+        green = cv2.inRange(image, (0, 250, 0), (10, 255, 10))
+        ys, xs = np.nonzero(green)
+        if not len(xs) or xs.max() - xs.min() + 1 < 0.1 * image.shape[1]:
+            return []
+        return [Box(float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1), 0.9, "face")]
+
+
+class RecordingSkin:
+    def __init__(self):
+        self.references = []
+
+    def adapted_probability(self, image, reference_pixels=None):
+        self.references.append(None if reference_pixels is None else len(reference_pixels))
+        return np.zeros(image.shape[:2], np.float32)
+
+
+def test_a_face_the_whole_frame_misses_is_found_at_the_head_and_adapts_the_skin():
+    frame = FRAME.copy()
+    frame[65:125, 615:665] = (0, 255, 0)  # a face 50 px wide round the factory pose's nose (640, 95)
+    models = fake_models()
+    models.faces, models.skin = SmallFacesMissed(), RecordingSkin()
+    assert models.faces.detect(frame) == []
+    result = Pipeline(config(), models).run(frame)
+    (face,) = result.perception.faces
+    assert (face.x1, face.y1, face.x2, face.y2) == (615, 65, 665, 125)  # in the frame's pixels
+    assert "faces at head" in result.timings_ms
+    assert models.skin.references[-1]  # the skin model adapted to that face's pixels, not the generic one
+
+
+def test_the_person_is_segmented_again_in_the_window_round_their_pose():
+    from station.pipeline import person_window
+
+    models = fake_models()
+    window = person_window(models.pose.keypoints, 1280, 720)
+    x0, y0, x1, y1 = window
+    xy = models.pose.keypoints.xy
+    assert x0 < xy[:, 0].min() and xy[:, 0].max() < x1 and y0 < xy[:, 1].min() - 10 and x1 - x0 < 1280 / 2
+    photo = Pipeline(config(), models).run(FRAME)
+    assert models.segmenter.windows == [None, window]  # the whole frame beside pose, then the person's window
+    assert photo.perception.person_mask[y0:y1, x0:x1].any()
+    # following a person, the last frame's window is segmented beside pose: nothing waits for it
+    live_models = fake_models()
+    live = Pipeline(config(), live_models, tracking=True)
+    live.run(FRAME)
+    live.run(FRAME)
+    assert live_models.segmenter.windows == [None, None, window]
+
+
+def test_no_window_where_the_person_fills_the_frame():
+    from station.pipeline import person_window
+
+    from factories import make_keypoints
+    from models.perception import Keypoints
+
+    kp = make_keypoints()
+    portrait = Keypoints(kp.xy - np.array([340, 0], np.float32), kp.visibility, (600, 720))
+    assert person_window(portrait, 600, 720) is None  # a portrait photo of one person: nothing to gain
