@@ -38,6 +38,11 @@ eval: setup
 	$(BIN)/station eval var/eval/ccp-rules-small --json var/eval/ccp-rules-small.json
 	$(BIN)/python -m models.training.badge_set var/eval/badge-distance
 	$(BIN)/station eval var/eval/badge-distance --json var/eval/badge-distance.json
+	# the same people as the station's webcam frames them: 1280x720, 80 % of the frame high
+	for set in ../shared/eval/ccp-public ../shared/eval/princeid-public ../shared/eval/uniform-public \
+	           calibration/sets/ccp-cuffs var/eval/ccp-rules; do \
+	  out=var/eval/$$(basename $$set)-webcam; rm -rf $$out; \
+	  $(BIN)/python -m calibration.webcam_sets $$set $$out && $(BIN)/station eval $$out --json $$out.json; done
 
 bench: setup
 	$(BIN)/station bench ../shared/eval/ccp-public/images --frames 100 --tracking
