@@ -197,7 +197,7 @@ class Pipeline:
         # one worker of this pipeline's own: its segmenter and skin model are only ever run there, one frame at a time
         self._beside = ThreadPoolExecutor(1, thread_name_prefix="perceive")
         self.tracking = tracking
-        self._last: tuple | None = None  # following a person: the last frame's size, person window and face
+        self._last: tuple | None = None  # following a person: the last frame's size, person window and pose
 
     def _segment(self, image: np.ndarray, crop_x: tuple[int, int], window: tuple[int, int, int, int] | None,
                  timer: StageTimer, person_mask: np.ndarray | None = None) -> np.ndarray:
@@ -235,6 +235,12 @@ class Pipeline:
         h, w = image.shape[:2]
         with timer("faces"):
             faces = self.models.faces.detect(image)
+        follow = self.tracking and self._last is not None and self._last[0] == (w, h)
+        looked_at_head = follow and not faces
+        if looked_at_head:  # round the last frame's head, in this frame's own pixels (the skin adapts to them)
+            last_pose = self._last[2]
+            with timer("faces at head"):
+                faces = [f for f in faces_at_head(self.models.faces, image, last_pose) if holds_nose(f, last_pose)]
         target = select_person(faces, w, h) if len(faces) > 1 else (faces[0] if faces else None)
         crop_x = (0, w)
         if len(faces) > 1 and target is not None:
@@ -243,10 +249,9 @@ class Pipeline:
             crop_x = (max(0, int(target.center[0] - half)), min(w, int(target.center[0] + half)))
         # Segmentation and skin run on a second core while MediaPipe Pose, the longest stage, runs here (on 2 cores
         # the three took 34 ms side by side against 45). Where the person stands and whose face is theirs come from
-        # the pose: following a person, the last frame's pose tells them; a photo waits for its own pose.
-        follow = self.tracking and self._last is not None and self._last[0] == (w, h)
-        window, face = (self._last[1], target or self._last[2]) if follow else (None, target)
-        beside = self._beside.submit(self._segment_and_skin, image, face, crop_x, window, timer)
+        # the pose: following a person, the last frame's pose tells where; a photo waits for its own pose.
+        window = self._last[1] if follow else None
+        beside = self._beside.submit(self._segment_and_skin, image, target, crop_x, window, timer)
         try:
             with timer("pose"):
                 pose = self.models.pose.estimate(np.ascontiguousarray(image[:, crop_x[0]:crop_x[1]]))
@@ -260,7 +265,7 @@ class Pipeline:
         own_face = None
         if pose is not None:
             own_face = next((f for f in faces if holds_nose(f, pose)), None)
-            if own_face is None:
+            if own_face is None and not looked_at_head:
                 with timer("faces at head"):
                     own_face = next((f for f in faces_at_head(self.models.faces, image, pose)
                                      if holds_nose(f, pose)), None)
@@ -268,10 +273,10 @@ class Pipeline:
                     faces = faces + [own_face]
         window = person_window(pose, w, h) if pose is not None else None
         if self.tracking:
-            self._last = ((w, h), window, own_face) if pose is not None else None
+            self._last = ((w, h), window, pose) if pose is not None else None
         elif pose is not None:  # a photo: now that its pose says where the person is
             person_mask, skin = self._beside.submit(self._again, image, person_mask, skin, crop_x, window,
-                                                    own_face if own_face is not face else None, timer).result()
+                                                    own_face if own_face is not target else None, timer).result()
         with timer("regions"):
             if pose is not None:
                 pose = feet_on_silhouette(pose, person_mask)

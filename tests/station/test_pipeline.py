@@ -170,3 +170,20 @@ def test_no_window_where_the_person_fills_the_frame():
     kp = make_keypoints()
     portrait = Keypoints(kp.xy - np.array([340, 0], np.float32), kp.visibility, (600, 720))
     assert person_window(portrait, 600, 720) is None  # a portrait photo of one person: nothing to gain
+
+
+def test_following_a_person_the_face_is_looked_for_round_the_last_frames_head_before_the_skin_adapts():
+    """Live, segmentation and skin run beside pose, before this frame's pose is known: the face the whole frame
+    misses is looked for round the last frame's head, in this frame's pixels (never the last frame's box, which may
+    hold the wall by now), and the skin model adapts to it."""
+    frame = FRAME.copy()
+    frame[65:125, 615:665] = (0, 255, 0)
+    models = fake_models()
+    models.faces, models.skin = SmallFacesMissed(), RecordingSkin()
+    live = Pipeline(config(), models, tracking=True)
+    first, second = live.run(frame), live.run(frame)
+    assert models.skin.references[0] is None and models.skin.references[1]  # no face yet, then this frame's
+    assert len(first.perception.faces) == len(second.perception.faces) == 1
+    moved = FRAME.copy()  # the person gone from where they stood: nothing of the last frame's face is used
+    live.run(moved)
+    assert models.skin.references[2] is None
