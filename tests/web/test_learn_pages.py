@@ -1,7 +1,7 @@
 """The learning loop's pages: a review of each rule of a record, the review queue and the models page."""
 import re
 
-from factories import csrf, login
+from factories import T0, csrf, login
 
 from station.model_versions import ModelStore
 
@@ -54,15 +54,24 @@ def test_rule_reviews_need_a_login_a_csrf_token_and_a_real_rule(client, store):
 
 
 def test_the_queue_puts_the_failed_check_in_first_and_drops_it_once_reviewed(client, store):
+    """The queue holds the last 14 days: the fixture's records (of a fixed day) are left out, today's are in."""
+    from datetime import datetime, timedelta, timezone
+
+    from factories import verdict
+
+    now = datetime.now(timezone.utc)
+    store.add(verdict("pass", badge="pass", footwear="pass"), technician="Q1", when=now - timedelta(hours=2))
+    store.add(verdict("fail", badge="pass", footwear="fail"), technician="Q2", when=now - timedelta(hours=1))
     login(client)
     ids = record_ids(store)
     page = client.get("/review/queue").get_data(as_text=True)
     order = [int(x) for x in re.findall(r'href="/review/(\d+)#rule-reviews"', page)]
-    assert order[0] == ids["T2"] and ids["T1"] in order
-    token = csrf(client, f"/review/{ids['T2']}")
-    client.post(f"/review/{ids['T2']}/rules/footwear", data={"truth": "correct", "csrf_token": token})
+    assert order[0] == ids["Q2"] and ids["Q1"] in order
+    assert (ids["T1"] not in order and ids["T2"] not in order) == (now - T0 > timedelta(days=14))
+    token = csrf(client, f"/review/{ids['Q2']}")
+    client.post(f"/review/{ids['Q2']}/rules/footwear", data={"truth": "correct", "csrf_token": token})
     page = client.get("/review/queue").get_data(as_text=True)
-    assert f'href="/review/{ids["T2"]}#rule-reviews"' not in page
+    assert f'href="/review/{ids["Q2"]}#rule-reviews"' not in page
 
 
 def test_the_models_page_is_for_admins_and_shows_the_installed_version(admin_app, admin_client, client, tmp_path):
