@@ -137,7 +137,7 @@ def select_person(faces: list[Box], width: int, height: int) -> Box | None:
 def faces_at_head(detector: FaceDetector, image: np.ndarray, pose) -> list[Box]:
     """The faces found in a square cut round the pose's head, in frame pixels. MediaPipe's full-range face detector
     sees the whole frame at 192 px: a full-body person's face in a 1280x720 frame (50-70 px) is 8-10 px there, and
-    was missed in a quarter of such frames (the hair and beard rules then said "face not in view", and the skin
+    was missed in one such frame in six (the hair and beard rules then said "face not in view", and the skin
     model lost its adaptation to the person). In the head square it is 60-90 px."""
     if not pose.visible("nose"):
         return []
