@@ -215,3 +215,37 @@ def test_run_demo_session_passes_the_badged_technician_and_fails_the_one_in_sand
     assert second["overall"] == "fail"
     assert {k for k, r in second["checks"].items() if r["status"] == "fail"} >= {"footwear", "badge"}
     assert len(list(tmp_path.glob("*_frame_*.jpg"))) == 4
+
+
+@pytest.mark.parametrize("number", ["0728", "0788"])
+def test_a_full_body_person_in_a_720p_frame_keeps_face_and_silhouette(real_models, shared_eval, shared_datasets,
+                                                                       number):
+    """CCP people framed as the station's camera frames them (80 % of a 1280x720 frame): the segmenter sees the
+    whole frame at 256 x 144, and its mask had run into the trees and sky round the head, which the hair rule counted
+    as dyed hair (natural heads failed at a striking share of 0.47-0.49). Their silhouette is now segmented in a
+    window round the pose, and the face looked for round the head where the whole frame finds none."""
+    import cv2
+    from scipy.io import loadmat
+
+    from calibration.webcam_sets import webcam_frame
+
+    photo = read_image(shared_eval / f"ccp-public/images/ccp_{number}.jpg")
+    pipeline = Pipeline(StationConfig(hair_colour={"enabled": True}), real_models)
+    frame = pipeline.run(webcam_frame(photo))
+    p = frame.perception
+    nx, ny = p.pose.point("nose")
+    assert any(f.x1 <= nx <= f.x2 and f.y1 <= ny <= f.y2 for f in p.faces)  # the face of the person judged
+    assert frame.results["hair_colour"].status == Status.PASS, frame.results["hair_colour"].reason_en
+    # the person mask against CCP's own pixel labels, placed where webcam_frame puts the photo
+    labels = loadmat(shared_datasets / f"ccp/annotations/pixel-level/{number}.mat")["groundtruth"] > 0
+    k = 0.8 * 720 / photo.shape[0]
+    h, w = cv2.resize(photo, None, fx=k, fy=k, interpolation=cv2.INTER_AREA).shape[:2]
+    truth = np.zeros((720, 1280), bool)
+    top, left = 720 - h - 20, (1280 - w) // 2
+    truth[top:top + h, left:left + w] = cv2.resize(labels.astype(np.uint8), (w, h),
+                                                   interpolation=cv2.INTER_NEAREST) > 0
+    found = p.person_mask > 0.5
+    head = slice(top, top + int(0.2 * h))  # the top of the person: hair and face
+    iou = (found & truth).sum() / (found | truth).sum()
+    head_iou = (found[head] & truth[head]).sum() / (found[head] | truth[head]).sum()
+    assert iou > 0.85 and head_iou > 0.8, (iou, head_iou)
