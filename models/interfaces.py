@@ -13,8 +13,8 @@ class PoseEstimator(Protocol):
 
 
 class PersonSegmenter(Protocol):
-    """(H, W) float32 P(person) for the whole frame; with a `window` (x0, y0, x1, y1), only that part of the frame is
-    segmented, at the model's own resolution, and the rest is 0."""
+    """(H, W) float32 P(person) for the whole frame; with a `window` (x0, y0, x1, y1), for that part of the frame
+    alone, segmented at the model's own resolution: (y1 - y0, x1 - x0)."""
 
     def segment(self, image_bgr: np.ndarray, window: tuple[int, int, int, int] | None = None) -> np.ndarray: ...
 

@@ -63,9 +63,7 @@ class MediaPipeSegmenter:
     def segment(self, image_bgr: np.ndarray, window: tuple[int, int, int, int] | None = None) -> np.ndarray:
         if window is not None:
             x0, y0, x1, y1 = window
-            mask = np.zeros(image_bgr.shape[:2], np.float32)
-            mask[y0:y1, x0:x1] = self.segment(np.ascontiguousarray(image_bgr[y0:y1, x0:x1]))
-            return mask
+            return self.segment(np.ascontiguousarray(image_bgr[y0:y1, x0:x1]))
         result = self._seg.process(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB))
         return np.clip(result.segmentation_mask, 0.0, 1.0).astype(np.float32)
 

@@ -208,7 +208,7 @@ class Pipeline:
                 person_mask = self.models.segmenter.segment(image)
             if window is not None:
                 x0, y0, x1, y1 = window
-                person_mask[y0:y1, x0:x1] = self.models.segmenter.segment(image, window)[y0:y1, x0:x1]
+                person_mask[y0:y1, x0:x1] = self.models.segmenter.segment(image, window)
             if crop_x != (0, image.shape[1]):
                 person_mask[:, : crop_x[0]] = 0
                 person_mask[:, crop_x[1]:] = 0

@@ -117,9 +117,7 @@ class FakeSegmenter:
         mask[int(0.05 * h): int(0.97 * h), int(0.40 * w): int(0.60 * w)] = 1.0
         if window is not None:
             x0, y0, x1, y1 = window
-            inside = np.zeros_like(mask)
-            inside[y0:y1, x0:x1] = mask[y0:y1, x0:x1]
-            return inside
+            return mask[y0:y1, x0:x1].copy()
         return mask
 
 
