@@ -44,7 +44,7 @@ class SunglassesCheck(Check):
             p.attire.operating_points.get("detector.sunglasses", 0.35)
         eyes = np.array([kp.point(e) for e in EYES])
         worn = [d for d in p.detections if d.label == "sunglasses" and d.score >= threshold and any(
-            d.x1 <= x <= d.x2 and d.y1 <= y <= d.y2 for x, y in eyes)]
+            d.contains(x, y) for x, y in eyes)]
         if worn:
             best = max(worn, key=lambda d: d.score)
             return self.result(Status.FAIL, best.score, "戴着墨镜，请摘下", "Sunglasses on: please take them off",

@@ -67,6 +67,10 @@ class Box:
     def center(self) -> tuple[float, float]:
         return (self.x1 + self.x2) / 2, (self.y1 + self.y2) / 2
 
+    def contains(self, x: float, y: float) -> bool:
+        """Whether the point lies in the box, edges included."""
+        return self.x1 <= x <= self.x2 and self.y1 <= y <= self.y2
+
     def clip(self, width: int, height: int) -> "Box":
         return Box(max(0.0, min(self.x1, width)), max(0.0, min(self.y1, height)),
                    max(0.0, min(self.x2, width)), max(0.0, min(self.y2, height)), self.score, self.label)

@@ -171,8 +171,7 @@ def person_window(pose, width: int, height: int) -> tuple[int, int, int, int] | 
 
 
 def holds_nose(face: Box, pose) -> bool:
-    nx, ny = pose.point("nose")
-    return face.x1 <= nx <= face.x2 and face.y1 <= ny <= face.y2
+    return face.contains(*pose.point("nose"))
 
 
 def face_skin_pixels(image: np.ndarray, face: Box | None) -> np.ndarray | None:

@@ -178,8 +178,7 @@ def card_by_detector(detector, image: np.ndarray, region: Box) -> Box | None:
         return None
     b = max(found, key=lambda b: b.score)
     card = Box(b.x1 + x1, b.y1 + y1, b.x2 + x1, b.y2 + y1, 1.0, "badge")
-    cx, cy = card.center
-    return card if region.x1 <= cx <= region.x2 and region.y1 <= cy <= region.y2 else None
+    return card if region.contains(*card.center) else None
 
 
 def princeid_samples(limit: int | None = None, detector=None) -> list[Sample]:
