@@ -1,6 +1,7 @@
 """The web app through Flask's test client on a real SQLite log: login, CSRF, the kiosk kept out, review, override,
 CSV and the JSON API. (Browser tests in Chromium come with the live station.)"""
 import numpy as np
+import pytest
 from factories import T0, csrf, login, serving, verdict
 
 from web.app import create_app
@@ -144,3 +145,23 @@ def test_waitress_refuses_a_large_body_before_reading_it(store):
             sock.sendall(b"POST /calibrate/reference HTTP/1.1\r\nHost: station\r\nContent-Length: 300000000\r\n"
                          b"Content-Type: multipart/form-data; boundary=x\r\n\r\n")  # and never the 300 MB
             assert sock.recv(100).startswith(b"HTTP/1.1 413")
+
+
+def test_supervisors_pages_back_to_back_hold_the_slot_at_most_half_the_time():
+    import time
+
+    from web.common import PacedSlot
+
+    slot = PacedSlot(share=0.5)
+    with slot:
+        time.sleep(0.2)  # a page that took 0.2 s
+    t0 = time.monotonic()
+    with slot:  # the next, queued behind it, starts only after as long again
+        waited = time.monotonic() - t0
+    assert 0.18 <= waited < 0.4
+    time.sleep(0.05)
+    t0 = time.monotonic()
+    with slot:  # a short page long after: no wait
+        assert time.monotonic() - t0 < 0.02
+    with pytest.raises(ValueError, match="share"):
+        PacedSlot(share=0)
