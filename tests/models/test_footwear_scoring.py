@@ -23,3 +23,19 @@ def test_small_feet_get_their_own_fail_point_up_to_the_size_where_closed_shoes_s
     assert all(v["closed_failed"] <= MAX_CLOSED_FAILED for v in validation.values())
     # the open shoes between the two points are not passed: they are "step closer"
     assert validation["s040"]["open_passed"] == 0.0 and validation["s040"]["open_recall"] < 1.0
+
+
+def test_feet_of_a_size_where_a_third_of_open_shoes_pass_are_step_closer_not_judged():
+    rng = np.random.default_rng(1)
+    # 36 px tiles (a person about 200 px tall): closed shoes still score low, so the size band is judged right 80 %
+    # of the time, but a third of its open shoes score as closed
+    scored = (feet("closed", "s100", 150, list(rng.uniform(0.0, 0.3, 300)))
+              + feet("open", "s100", 150, list(rng.uniform(0.95, 1.0, 100)))
+              + feet("closed", "s025", 36, list(rng.uniform(0.0, 0.3, 200)))
+              + feet("open", "s025", 36, list(rng.uniform(0.95, 1.0, 40)) + list(rng.uniform(0.0, 0.3, 20))))
+    thresholds, validation = score(scored)
+    assert thresholds["min_tile_px"] == 40
+    assert validation["s025"]["too_small"] == 260 and validation["s100"]["too_small"] == 0
+    # the same band with one open shoe in ten passed is judged
+    scored = scored[:-20] + feet("open", "s025", 36, list(rng.uniform(0.0, 0.3, 4)))
+    assert score(scored)[0]["min_tile_px"] < 36
