@@ -217,26 +217,30 @@ def rescore(dest: Path, name: str, command: str, data: Path, classes: tuple[str,
 
 def add_probe(dest: Path, name: str, command: str, data: Path, classes: tuple[str, ...],
               scorer: Callable[[list], tuple[dict, dict]], weights: str, project: Path,
-              tuned: Path | None = None) -> Path:
+              tuned: Path | None = None, c: float | None = None) -> Path:
     """The installed NAME.onnx (or `tuned`, a fine-tuned export) combined with a linear probe fitted on the prepared
-    training tiles (`models.training.probe`), installed with operating points chosen again on validation. The
-    fine-tuned model it replaces is kept as project/NAME/probe/tuned.onnx."""
+    training tiles (`models.training.probe`, regularisation `c`), installed with operating points chosen again on
+    validation. The fine-tuned model it replaces is kept as project/NAME/probe/tuned.onnx; where the installed model
+    has a probe already, its fine-tuned classifier is taken out of it and the new probe replaces the old. The probe
+    takes tiles of the prepared data's size, the fine-tuned classifier keeps its own."""
     from models.training import probe
 
     manifest = json.loads((dest / f"{name}.json").read_text())
     staging = project / name / "probe"
+    tuned_size = int(manifest.get("probe", {}).get("tuned_input_size", manifest["input_size"]))
     if tuned is None:
-        if "probe" in manifest:
-            raise SystemExit(f"{dest / name}.onnx already has a probe: give the fine-tuned model with --tuned")
         staging.mkdir(parents=True, exist_ok=True)
-        tuned = Path(shutil.copy(dest / f"{name}.onnx", staging / "tuned.onnx"))
+        tuned = (probe.tuned_graph(dest / f"{name}.onnx", staging / "tuned.onnx", tuned_size)
+                 if "probe" in manifest else Path(shutil.copy(dest / f"{name}.onnx", staging / "tuned.onnx")))
     check_weights(weights)
-    target, info = probe.build(tuned, name, data, classes, int(manifest["input_size"]), weights, staging)
-    summary = data / "summary.json"
-    sources = json.loads(summary.read_text()).get("sources", "") if summary.exists() else ""
+    summary = json.loads((data / "summary.json").read_text()) if (data / "summary.json").exists() else {}
+    size = int(summary.get("tile_size", manifest["input_size"]))
+    target, info = probe.build(tuned, name, data, classes, size, weights, staging, probe.L2 if c is None else c,
+                               tuned_size)
     tuned_architecture = manifest.get("probe", {}).get("tuned_architecture", manifest["architecture"])
-    manifest.update(sha256=sha256_file(target), probe={**info, "sources": sources, "tuned_sha256": sha256_file(tuned),
-                                                       "tuned_architecture": tuned_architecture},
+    manifest.update(sha256=sha256_file(target), input_size=size,
+                    probe={**info, "sources": summary.get("sources", ""), "tuned_sha256": sha256_file(tuned),
+                           "tuned_architecture": tuned_architecture},
                     architecture=f"two classifiers, their log-odds averaged: {tuned_architecture} fine-tuned "
                                  "(train_args), and a linear probe (logistic regression) on the frozen backbone's "
                                  "features", probe_command=command)
@@ -275,7 +279,9 @@ def main(name: str, doc: str, argv: list[str] | None, *, samples: Callable[[int 
     ap.add_argument("--name", default=name)
     ap.add_argument("--out", type=Path, default=out)
     ap.add_argument("--tuned", type=Path, default=None, help="probe: the fine-tuned ONNX to combine with (default: "
-                                                                 "the installed model, if it has no probe yet)")
+                                                                 "the installed model's)")
+    ap.add_argument("--probe-c", type=float, default=None, help="probe: its regularisation (sklearn's C; default "
+                                                                "models.training.probe.L2)")
     args = ap.parse_args(argv)
     command = f"python -m {module} " + " ".join(argv if argv is not None else sys.argv[1:])
     if args.step in ("all", "prepare"):
@@ -293,5 +299,5 @@ def main(name: str, doc: str, argv: list[str] | None, *, samples: Callable[[int 
         print(rescore(args.out, name, command, args.data, classes, score))
     if args.step == "probe":
         print(add_probe(args.out, name, command, args.data, classes, score, args.weights, args.project,
-                        args.tuned))
+                        args.tuned, args.probe_c))
     return 0

@@ -110,18 +110,25 @@ def export_probe(features: Features, weight: np.ndarray, bias: np.ndarray, size:
     return dest
 
 
-def combine_graphs(first: Path, second: Path, dest: Path) -> Path:
+def combine_graphs(first: Path, second: Path, dest: Path, first_size: int | None = None) -> Path:
     """One ONNX graph that feeds its input to both classifiers and answers the softmax of the mean of their log
     probabilities (for two classes: the mean of their log-odds). Unlike the mean of the probabilities, a model that
-    is sure is not dragged into the unsure band by one that is not."""
+    is sure is not dragged into the unsure band by one that is not. `first_size`: where the first classifier
+    takes another input size than the graph (the probe's), its branch resizes the tiles to it (bilinear)."""
     import onnx
     from onnx import compose, helper
 
     a, b = (compose.add_prefix(onnx.load(str(p)), prefix) for p, prefix in ((first, "tuned/"), (second, "probe/")))
     for m in (a, b):
         m.ir_version = min(a.ir_version, b.ir_version)
+    to_first = [helper.make_node("Identity", ["images"], ["tuned/images"])] if first_size is None else [
+        helper.make_node("Shape", ["images"], ["tuned/shape"], end=2),  # batch and channels, the size given
+        helper.make_node("Concat", ["tuned/shape", "tuned/size"], ["tuned/sizes"], axis=0),
+        helper.make_node("Resize", ["images", "", "", "tuned/sizes"], ["tuned/images"], mode="linear")]
+    sizes = [] if first_size is None else [helper.make_tensor("tuned/size", onnx.TensorProto.INT64, [2],
+                                                              [first_size, first_size])]
     graph = helper.make_graph(
-        [helper.make_node("Identity", ["images"], ["tuned/images"]),
+        [*to_first,
          helper.make_node("Identity", ["images"], ["probe/images"]),
          *a.graph.node, *b.graph.node,
          *(node for model in ("tuned", "probe") for node in (
@@ -134,7 +141,7 @@ def combine_graphs(first: Path, second: Path, dest: Path) -> Path:
         [helper.make_tensor_value_info("images", onnx.TensorProto.FLOAT, ["batch", 3, "height", "width"])],
         [helper.make_tensor_value_info("output0", onnx.TensorProto.FLOAT, ["batch", None])],
         [*a.graph.initializer, *b.graph.initializer, helper.make_tensor("half", onnx.TensorProto.FLOAT, [], [0.5]),
-         helper.make_tensor("eps", onnx.TensorProto.FLOAT, [], [1e-6])])
+         helper.make_tensor("eps", onnx.TensorProto.FLOAT, [], [1e-6]), *sizes])
     merged = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=a.ir_version)
     merged.metadata_props.extend(a.metadata_props)  # ultralytics' names and imgsz
     onnx.checker.check_model(merged)
@@ -142,9 +149,40 @@ def combine_graphs(first: Path, second: Path, dest: Path) -> Path:
     return dest
 
 
+def tuned_graph(merged: Path, dest: Path, size: int) -> Path:
+    """The fine-tuned classifier of a merged graph as a graph of its own (input 'images', `size` square, output
+    'output0'), the same weights: to combine with a new probe without the file it was first made from."""
+    import onnx
+    from onnx.utils import Extractor
+
+    model = onnx.shape_inference.infer_shapes(onnx.load(str(merged)))
+    sub = Extractor(model).extract_model(["tuned/images"], ["tuned/output0"])
+
+    def bare(name: str) -> str:
+        return name.removeprefix("tuned/")
+
+    for node in sub.graph.node:
+        node.name = bare(node.name)
+        node.input[:] = [bare(n) for n in node.input]
+        node.output[:] = [bare(n) for n in node.output]
+    for item in [*sub.graph.initializer, *sub.graph.input, *sub.graph.output, *sub.graph.value_info]:
+        item.name = bare(item.name)
+    dims = sub.graph.input[0].type.tensor_type.shape.dim
+    dims[0].dim_param = "batch"
+    for dim, value in zip(dims[1:], (3, size, size)):
+        dim.dim_value = value
+    sub.graph.output[0].type.tensor_type.shape.dim[0].dim_param = "batch"
+    onnx.checker.check_model(sub)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(sub, str(dest))
+    return dest
+
+
 def build(tuned: Path, name: str, data: Path, classes: tuple[str, ...], size: int, weights: str, dest: Path,
-          c: float = L2) -> tuple[Path, dict]:
-    """The fine-tuned classifier `tuned` combined with a probe fitted on data/train: dest/NAME.onnx."""
+          c: float = L2, tuned_size: int | None = None) -> tuple[Path, dict]:
+    """The fine-tuned classifier `tuned` combined with a probe fitted on data/train: dest/NAME.onnx, which takes
+    tiles of `size` (the probe's); where the tuned classifier takes another size (`tuned_size`), its branch resizes
+    them: a larger probe tile keeps detail that the 96 px the classifier was tuned on lose."""
     features = Features(backbone(weights)).eval()
     files = [(f, k) for k, cls in enumerate(classes) for f in sorted((data / "train" / cls).glob("*.jpg"))]
     x = tile_features(features, [f for f, _ in files], size)
@@ -152,10 +190,12 @@ def build(tuned: Path, name: str, data: Path, classes: tuple[str, ...], size: in
     weight, bias = fit_logistic(x, y, len(classes), c)
     dest.mkdir(parents=True, exist_ok=True)
     probe_file = export_probe(features, weight, bias, size, dest / "probe.onnx")
-    out = combine_graphs(tuned, probe_file, dest / f"{name}.onnx")
+    tuned_size = tuned_size or size
+    out = combine_graphs(tuned, probe_file, dest / f"{name}.onnx", tuned_size if tuned_size != size else None)
     probe_file.unlink()
     info = {"features": f"mean and max of layers {', '.join(map(str, FEATURE_LAYERS))} of the frozen backbone",
-            "regularisation_C": c, "train_tiles": {cls: int((y == k).sum()) for k, cls in enumerate(classes)}}
+            "regularisation_C": c, "train_tiles": {cls: int((y == k).sum()) for k, cls in enumerate(classes)},
+            "input_size": size, "tuned_input_size": tuned_size}
     return out, info
 
 

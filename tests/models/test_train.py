@@ -96,6 +96,39 @@ def test_the_merged_graph_answers_the_mean_log_odds_of_both_classifiers(tmp_path
     assert out.shape == (3, 2) and np.allclose(out, [[1 / (1 + odds), odds / (1 + odds)]] * 3, atol=1e-5)
 
 
+def test_a_classifier_tuned_at_another_size_sees_the_merged_graphs_tiles_resized_to_its_own(tmp_path):
+    """The probe may take larger tiles than the fine-tuned classifier was trained on: the merged graph's tuned
+    branch resizes them (bilinear) to its size, and `tuned_graph` takes that classifier out again unchanged."""
+    pytest.importorskip("torch", reason="the train extra is not installed (pip install -e .[train])")
+    import cv2
+    import onnxruntime as ort
+    import torch
+
+    from models.detector import to_blob
+    from models.training.probe import combine_graphs, tuned_graph
+
+    class LeftHalfBright(torch.nn.Module):  # answers how much brighter the left half is: needs its own 32 px
+        def forward(self, x):
+            d = (x[:, :, :, :16].mean((1, 2, 3)) - x[:, :, :, 16:32].mean((1, 2, 3)))[:, None]
+            return torch.cat([1 - d.sigmoid(), d.sigmoid()], 1)
+
+    tuned = tmp_path / "tuned.onnx"
+    torch.onnx.export(LeftHalfBright(), torch.zeros(1, 3, 32, 32), str(tuned), opset_version=17, dynamo=False,
+                      input_names=["images"], output_names=["output0"], dynamic_axes={"images": {0: "batch"},
+                                                                                        "output0": {0: "batch"}})
+    probe = _constant_classifier(tmp_path / "probe.onnx", [0.5, 0.5])  # log-odds 0: the mean is half the tuned's
+    merged = combine_graphs(tuned, probe, tmp_path / "merged.onnx", first_size=32)
+    tile = np.zeros((64, 64, 3), np.uint8)
+    tile[:, :24] = 200  # at 64 px the bright part ends before 32: the tuned model on the raw tile would see it all
+    out = ort.InferenceSession(str(merged)).run(None, {"images": to_blob([tile])})[0][0]
+    own = ort.InferenceSession(str(tuned)).run(None, {"images": to_blob([cv2.resize(tile, (32, 32))])})[0][0]
+    half_odds = np.sqrt(own[1] / own[0])
+    assert out[1] == pytest.approx(half_odds / (1 + half_odds), abs=2e-3)
+    again = ort.InferenceSession(str(tuned_graph(merged, tmp_path / "again.onnx", 32)))
+    assert again.get_inputs()[0].shape[1:] == [3, 32, 32]
+    assert np.allclose(again.run(None, {"images": to_blob([cv2.resize(tile, (32, 32))])})[0][0], own, atol=1e-6)
+
+
 def test_the_logistic_probe_works_on_raw_features_of_any_scale():
     """Fitted on standardised features, its weights are folded back: raw features far from unit scale classify."""
     pytest.importorskip("torch", reason="the train extra is not installed (pip install -e .[train])")
@@ -112,8 +145,8 @@ def test_the_logistic_probe_works_on_raw_features_of_any_scale():
 
 def test_a_probe_is_added_to_an_installed_classifier_once(tmp_path, shared_datasets):
     """`garments front probe` on a few shared photos: the installed model becomes the merged one, its manifest
-    names the probe and the kept fine-tuned model, the station loads it, and a second probe is refused unless the
-    fine-tuned model is given again (then it replaces the first probe)."""
+    names the probe and the kept fine-tuned model, the station loads it; a second probe replaces the first, with
+    the fine-tuned model given again or taken out of the installed graph."""
     pytest.importorskip("ultralytics", reason="the train extra is not installed (pip install -e .[train])")
     from models.crops import front_crops
     from models.detector import OnnxClassifier
@@ -137,14 +170,22 @@ def test_a_probe_is_added_to_an_installed_classifier_once(tmp_path, shared_datas
     assert manifest["probe"]["train_tiles"]["open"] > 0 and "linear probe" in manifest["architecture"]
     probs = OnnxClassifier(tmp_path / "model" / "front.json").classify([np.zeros((50, 40, 3), np.uint8)])[0]
     assert abs(sum(probs.values()) - 1) < 1e-4 and probs["closed"] != pytest.approx(0.9, abs=1e-3)
-    with pytest.raises(SystemExit, match="already has a probe"):
-        classifier.add_probe(tmp_path / "model", "front", "again", tmp_path / "tiles", classes,
-                             garments.scorer("front"), "yolov8s-cls.yaml", tmp_path / "runs")
     classifier.add_probe(tmp_path / "model", "front", "again", tmp_path / "tiles", classes,
                          garments.scorer("front"), "yolov8s-cls.yaml", tmp_path / "runs", tuned=tuned)
     again = json.loads((tmp_path / "model" / "front.json").read_text())
     assert again["architecture"] == manifest["architecture"] and again["probe_command"] == "again"
     assert again["probe"]["tuned_sha256"] == manifest["probe"]["tuned_sha256"]
+    # without the fine-tuned file: its classifier is taken out of the installed graph, and the new probe takes
+    # tiles of the prepared size (96) while the classifier keeps its own (64), not a probe on a probe
+    classifier.prepare(tmp_path / "tiles96", few, classes, front_crops, {"closed": 1, "open": 1}, 96, 0.3,
+                       pose_cache=tmp_path / "pose")
+    classifier.add_probe(tmp_path / "model", "front", "third", tmp_path / "tiles96", classes,
+                         garments.scorer("front"), "yolov8s-cls.yaml", tmp_path / "runs", c=0.01)
+    third = json.loads((tmp_path / "model" / "front.json").read_text())
+    assert third["input_size"] == 96 and third["probe"]["tuned_input_size"] == 64
+    assert third["probe"]["regularisation_C"] == 0.01 and third["architecture"] == manifest["architecture"]
+    probs = OnnxClassifier(tmp_path / "model" / "front.json").classify([np.zeros((50, 40, 3), np.uint8)])[0]
+    assert abs(sum(probs.values()) - 1) < 1e-4
 
 
 def test_beard_probe_on_a_few_labelled_faces_writes_a_model_the_station_loads(tmp_path, shared_datasets):
