@@ -5,7 +5,7 @@ For each classifier with site tiles: the installed model (its ONNX file, taken b
 fine-tuned for a few epochs on the site's training tiles, each repeated `site_copies` times, together with tiles cut
 from the public CCP photos the shipped model was trained on; it is exported to ONNX with the installed manifest's
 classes and operating points, and scored through the station's own runtime on the site's held-out tiles beside the
-installed model. A classifier that is a fine-tuned model and a linear probe in one graph (front, legwear) keeps its
+installed model. A classifier that is a fine-tuned model and a linear probe in one graph (front, legwear, footwear) keeps its
 fine-tuned half and backbone as they are and has its probe fitted again on the same mix of tiles (seconds). The
 classifiers that trained go into one bundle, ready for `station models evaluate` and `install`.
 
@@ -229,7 +229,7 @@ def train_site(export: Path, out: Path, installed: dict[str, Path], version: str
     trained, skipped = {}, {}
     for name in progress([n for n in names if not only or n in only], "classifiers"):
         if "probe" in json.loads(installed[name].read_text()):
-            # front and legwear are two models in one graph (models/training/probe.py): their probe learns the site
+            # a fine-tuned model and a probe in one graph (models/training/probe.py): the probe learns the site
             result = refit_probe(name, installed[name], tiles / name, work, public, public_photos, site_copies, seed)
         else:
             result = fine_tune(name, installed[name], tiles / name, work, epochs, hours, public, public_photos,
