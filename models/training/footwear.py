@@ -113,8 +113,9 @@ def score(scored: list[classifier.Scored]) -> tuple[dict, dict]:
 
 
 def passed(r: classifier.Scored, t_unsure: float) -> bool:
-    """A foot the rule calls closed with confidence: below the unsure band and seen."""
-    return r.probs["open"] < t_unsure and r.probs["unseen"] < 0.5
+    """A foot the rule calls closed with confidence: below the unsure band and seen (unseen under its point and
+    under the closed share: `checks.footwear`)."""
+    return r.probs["open"] < t_unsure and r.probs["unseen"] < 0.5 and r.probs["unseen"] <= r.probs["closed"]
 
 
 def score_with_small_tiles(scored: list[classifier.Scored], small_px: int, min_px_floor: int = 0) -> tuple[dict, dict]:
@@ -140,8 +141,9 @@ def score_with_small_tiles(scored: list[classifier.Scored], small_px: int, min_p
     t_unsure = min(t_open, classifier.operating_point(list(people.values()), MAX_CLOSED_UNSURE, lo=0.05))
 
     def right(r: classifier.Scored, t_far: float = t_small) -> bool:
-        return (r.probs["unseen"] >= 0.5) if r.kind == "unseen" else \
-            fails(r, t_far) == (r.kind == "open") and r.probs["unseen"] < 0.5
+        if r.kind == "unseen":  # called not visible: at the unseen point, or not open and more likely hidden
+            return r.probs["unseen"] >= 0.5 or (r.probs["open"] < t_unsure and r.probs["unseen"] > r.probs["closed"])
+        return fails(r, t_far) == (r.kind == "open") and r.probs["unseen"] < 0.5
 
     # the size below which a foot is "step closer" is where the classifier stops telling open from closed at the
     # general point; the small-tile point then moves its doubtful open scores into the unsure band, not into a PASS

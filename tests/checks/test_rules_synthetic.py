@@ -95,6 +95,11 @@ def test_footwear_never_passes_what_it_could_not_see():
     assert small.status == Status.UNKNOWN and "step closer" in small.reason_en
     covered = check.run(make_perception(classified=feet(0.05, unseen=0.8)))
     assert covered.status == Status.UNKNOWN and "not visible" in covered.reason_en
+    # a sandal under a skirt's hem: under every point, and more likely hidden than a closed shoe (ccp_0716)
+    under_hem = {"foot_left": {"closed": 0.03, "open": 0.47, "unseen": 0.49}, "foot_right": feet(0.0)["foot_right"]}
+    half_hidden = check.run(make_perception(classified=under_hem))
+    assert half_hidden.status == Status.UNKNOWN and "not visible" in half_hidden.reason_en
+    assert [e.status for e in half_hidden.evidence] == [Status.UNKNOWN, Status.PASS]
     one_foot = make_perception(keypoints=make_keypoints(hidden=("right_ankle", "right_foot_index")),
                                classified={"foot_left": feet(0.0)["foot_left"]})
     result = check.run(one_foot)

@@ -39,3 +39,15 @@ def test_feet_of_a_size_where_a_third_of_open_shoes_pass_are_step_closer_not_jud
     # the same band with one open shoe in ten passed is judged
     scored = scored[:-20] + feet("open", "s025", 36, list(rng.uniform(0.0, 0.3, 4)))
     assert score(scored)[0]["min_tile_px"] < 36
+
+
+def test_a_foot_more_likely_hidden_than_closed_is_scored_as_not_seen_not_as_a_closed_shoe():
+    rng = np.random.default_rng(2)
+    scored = (feet("closed", "s100", 150, list(rng.uniform(0.0, 0.3, 300)))
+              + feet("open", "s100", 150, list(rng.uniform(0.95, 1.0, 100))))
+    # feet under a hem: open under every point, unseen under 0.5 but above the closed share (as checks.footwear)
+    hems = [Scored(kind, f"ccp_hem_{i}", "s100", "foot_left", 150, {"closed": 0.35, "open": 0.2, "unseen": 0.45})
+            for i, kind in enumerate(["unseen"] * 4 + ["open"] * 4)]
+    _, validation = score(scored + hems)
+    assert validation["s100"]["unseen_recall"] == 1.0  # the hidden feet are called not visible
+    assert validation["s100"]["open_passed"] == 0.0  # and the open ones among them are not passed as closed
