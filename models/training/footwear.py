@@ -112,10 +112,14 @@ def score(scored: list[classifier.Scored]) -> tuple[dict, dict]:
     return thresholds, validation
 
 
+def called_unseen(r: classifier.Scored, t_unsure: float) -> bool:
+    """As the rule (`checks.footwear`): at the unseen point, or not open and more likely hidden than a closed shoe."""
+    return r.probs["unseen"] >= 0.5 or (r.probs["open"] < t_unsure and r.probs["unseen"] > r.probs["closed"])
+
+
 def passed(r: classifier.Scored, t_unsure: float) -> bool:
-    """A foot the rule calls closed with confidence: below the unsure band and seen (unseen under its point and
-    under the closed share: `checks.footwear`)."""
-    return r.probs["open"] < t_unsure and r.probs["unseen"] < 0.5 and r.probs["unseen"] <= r.probs["closed"]
+    """A foot the rule calls closed with confidence: below the unsure band and seen."""
+    return r.probs["open"] < t_unsure and not called_unseen(r, t_unsure)
 
 
 def score_with_small_tiles(scored: list[classifier.Scored], small_px: int, min_px_floor: int = 0) -> tuple[dict, dict]:
@@ -140,14 +144,10 @@ def score_with_small_tiles(scored: list[classifier.Scored], small_px: int, min_p
     # shoes fall in it, and an open shoe scored just under the fail point is no longer a confident "Closed shoes"
     t_unsure = min(t_open, classifier.operating_point(list(people.values()), MAX_CLOSED_UNSURE, lo=0.05))
 
-    def called_unseen(r: classifier.Scored) -> bool:
-        """As the rule: at the unseen point, or not open and more likely hidden than a closed shoe."""
-        return r.probs["unseen"] >= 0.5 or (r.probs["open"] < t_unsure and r.probs["unseen"] > r.probs["closed"])
-
     def right(r: classifier.Scored, t_far: float = t_small) -> bool:
         if r.kind == "unseen":
-            return called_unseen(r)
-        return fails(r, t_far) == (r.kind == "open") and not called_unseen(r)
+            return called_unseen(r, t_unsure)
+        return fails(r, t_far) == (r.kind == "open") and not called_unseen(r, t_unsure)
 
     # the size below which a foot is "step closer" is where the classifier stops telling open from closed at the
     # general point; the small-tile point then moves its doubtful open scores into the unsure band, not into a PASS
