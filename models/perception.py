@@ -169,6 +169,12 @@ class Framing:
     instruction_en: str = ""
     issues: tuple[str, ...] = ()  # machine-readable codes, e.g. ("feet_out_of_view",)
 
+    @property
+    def still(self) -> bool:
+        """False where the body moved too fast since the last frame for a sharp picture (a live camera only): such
+        a frame is shown, not judged."""
+        return "moving" not in self.issues
+
 
 @dataclass(frozen=True)
 class AttireFindings:

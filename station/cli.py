@@ -141,9 +141,10 @@ def _session(pipeline, config, name: str, frames, args, number: int) -> dict:
     per_frame, last = [], None
     for i, image in enumerate(frames):
         last = pipeline.run(image)
-        per_frame.append(last.results)
         f = last.perception.framing
-        guidance = "" if f.ok else f"  [{f.instruction_zh} / {f.instruction_en}]"
+        if f.still:  # as at the kiosk, a frame blurred by motion is not judged (the first frame always is)
+            per_frame.append(last.results)
+        guidance = "" if f.ok and f.still else f"  [{f.instruction_zh} / {f.instruction_en}]"
         if not args.json:
             print(f"{name} frame {i + 1}: {last.overall.value}{guidance}  ({last.timings_ms['total']:.0f} ms)")
         if args.evidence_dir:

@@ -52,7 +52,7 @@ def draw_evidence(frame: FrameResult) -> np.ndarray:
     lines = [(f"OVERALL: {frame.overall.value.upper()}", frame.overall)]
     lines += [(f"{i}. {r.check}: {r.status.value} - {r.reason_en}", r.status)
               for i, r in enumerate(frame.results.values(), 1)]
-    if not p.framing.ok:
+    if not (p.framing.ok and p.framing.still):
         lines.append((f"framing: {p.framing.instruction_en}", Status.UNKNOWN))
     line_h = int(28 * font) + 6
     band = np.full((line_h * len(lines) + 8, w, 3), 32, np.uint8)

@@ -20,10 +20,17 @@ _MESSAGES = {
     "head_out_of_view": ("请后退，让头部和肩膀进入画面", "Step back so your head and shoulders are in view"),
     "feet_out_of_view": ("请后退，让双脚进入画面", "Step back so your feet are in view"),
     "not_facing": ("请正面朝向摄像头", "Please face the camera"),
+    "moving": ("请保持不动", "Hold still"),
     "no_colour": ("摄像头画面没有颜色（黑白或红外），请管理员检查摄像头", "The camera shows no colour (grey or infrared): "
                   "ask the administrator to check the camera"),
 }
-NOT_BLOCKING = ("no_colour",)
+NOT_BLOCKING = ("no_colour", "moving")  # the session goes on; a moving frame is not collected (Framing.still)
+# the body's parts whose speed decides whether a frame is sharp enough to judge: each part's speed is the median of
+# its points seen in both frames, so one point that MediaPipe places a little otherwise counts as no motion. Not the
+# hands: on a person standing still MediaPipe moves them 3-8 px a frame (a shoulder width a second), and a walking
+# or stepping person moves the torso or a foot anyway
+MOTION_PARTS = (("left_shoulder", "right_shoulder", "left_hip", "right_hip"),
+                ("left_ankle", "left_heel", "left_foot_index"), ("right_ankle", "right_heel", "right_foot_index"))
 FEET = ("left_ankle", "right_ankle", "left_foot_index", "right_foot_index")  # heels hide behind feet when facing
 MIN_PERSON_SHARE = 0.03  # a person-mask blob smaller than this share of the frame is not a person
 SIDE_BY_SIDE_WIDTH = 2.6  # person mask wider than this many shoulder widths at chest height: someone beside them
@@ -129,3 +136,29 @@ def _facing(pose: Keypoints, min_ratio: float, mirrored: bool = False) -> bool:
     torso_h = float(np.hypot(*((ls + rs) / 2 - (lh + rh) / 2)))
     shoulder_w = float(np.hypot(*(ls - rs)))
     return torso_h <= 0 or shoulder_w / torso_h >= min_ratio
+
+
+def body_speed(before: Keypoints, after: Keypoints, seconds: float, min_visibility: float = 0.5) -> float | None:
+    """How fast the body moved between two poses of one camera, in shoulder widths (`body_scale`) per second: the
+    fastest of MOTION_PARTS (the torso, each foot). None where no time passed, the frame size changed or
+    no part was seen in both."""
+    if seconds <= 0 or before.image_size != after.image_size:
+        return None
+    speeds = []
+    for part in MOTION_PARTS:
+        seen = [n for n in part if before.visible(n, min_visibility) and after.visible(n, min_visibility)]
+        if len(seen) >= 2:
+            speeds.append(float(np.median([np.hypot(*(after.point(n) - before.point(n))) for n in seen])))
+    if not speeds:
+        return None
+    return max(speeds) / body_scale(after) / seconds
+
+
+def with_motion(framing: Framing, speed: float | None, max_speed: float) -> Framing:
+    """The frame's framing, told to hold still where the body moved faster than `max_speed`: motion blur starts to
+    hide open toes and jewellery at a few pixels. A speed not known (a person's first frame) does not stop it."""
+    if speed is None or speed <= max_speed:
+        return framing
+    issues = tuple(sorted((*framing.issues, "moving"), key=list(_MESSAGES).index))
+    zh, en = _MESSAGES[issues[0]]
+    return Framing(framing.ok, framing.people, zh, en, issues)

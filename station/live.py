@@ -307,7 +307,7 @@ class LiveStation:
             self.frames_judged += 1
             if code:
                 self.session.identify(code, self.badge_reader.kind)
-            if result.perception.framing.ok:
+            if result.perception.framing.ok and result.perception.framing.still:  # the evidence is a judged frame
                 self._last_result = result
             self.session.on_frame(result.perception.framing, result.results)
             self.session.tick()

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -17,10 +18,11 @@ from models.interfaces import AttireDetector, FaceDetector, PersonSegmenter, Pos
 from models.perception import AttireFindings, Box, Perception
 from models.regions import body_scale, build_regions, feet_on_silhouette
 from station.config import StationConfig
-from station.framing import assess_framing
+from station.framing import assess_framing, body_speed, with_motion
 
 BESIDE_POSE = ("segmentation", "skin")  # the stages a pipeline's side worker runs while pose runs
 MAX_SIDE = 1920  # larger frames are shrunk first: MediaPipe runs at 256 px inside, detail beyond this buys nothing
+MOTION_SPAN_S = 0.15  # a live body's speed is measured over this much time (station.framing.body_speed)
 HEAD_CROP = 1.6  # the side of the square cut round the head for a second face search, in shoulder widths
 
 
@@ -185,7 +187,8 @@ def face_skin_pixels(image: np.ndarray, face: Box | None) -> np.ndarray | None:
 
 
 class Pipeline:
-    def __init__(self, config: StationConfig, models: Models | None = None, tracking: bool = False) -> None:
+    def __init__(self, config: StationConfig, models: Models | None = None, tracking: bool = False,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
         self.models = models or Models.load(tracking=tracking, config=config)
         self.checks = build_checks(config)
@@ -197,6 +200,9 @@ class Pipeline:
         self._beside = ThreadPoolExecutor(1, thread_name_prefix="perceive")
         self.tracking = tracking
         self._last: tuple | None = None  # following a person: the last frame's size, person window and pose
+        # and the poses of the last moments (time, pose), to tell a body standing still from one in motion
+        self._recent: deque[tuple[float, object]] = deque(maxlen=16)
+        self.clock = clock
 
     def _segment(self, image: np.ndarray, crop_x: tuple[int, int], window: tuple[int, int, int, int] | None,
                  timer: StageTimer, person_mask: np.ndarray | None = None) -> np.ndarray:
@@ -232,6 +238,7 @@ class Pipeline:
     def perceive(self, image: np.ndarray, timer: StageTimer) -> Perception:
         cfg = self.config
         h, w = image.shape[:2]
+        taken = self.clock()
         with timer("faces"):
             faces = self.models.faces.detect(image)
         follow = self.tracking and self._last is not None and self._last[0] == (w, h)
@@ -271,8 +278,19 @@ class Pipeline:
                 if own_face is not None:
                     faces = faces + [own_face]
         window = person_window(pose, w, h) if pose is not None else None
+        speed = None
         if self.tracking:
             self._last = ((w, h), window, pose) if pose is not None else None
+            if not follow or pose is None:
+                self._recent.clear()
+            elif self._recent:
+                # against the pose of MOTION_SPAN_S ago (or the oldest kept): over one frame, MediaPipe's jitter
+                # of a pixel or two reads as motion, and the faster the machine the more
+                then, before = next(((t, p) for t, p in reversed(self._recent) if taken - t >= MOTION_SPAN_S),
+                                    self._recent[0])
+                speed = body_speed(before, pose, taken - then, cfg.framing.min_visibility)
+            if pose is not None:
+                self._recent.append((taken, pose))
         elif pose is not None:  # a photo: now that its pose says where the person is
             person_mask, skin = self._beside.submit(self._again, image, person_mask, skin, crop_x, window,
                                                     own_face if own_face is not target else None, timer).result()
@@ -282,6 +300,8 @@ class Pipeline:
             regions = build_regions(pose, cfg.framing.min_visibility) if pose is not None else {}
             framing = assess_framing(pose, faces, cfg.framing.min_visibility, cfg.framing.min_facing_ratio,
                                      person_mask, cfg.camera.mirrored, image)
+            if self.tracking and pose is not None:  # a live camera: a body in motion is blurred
+                framing = with_motion(framing, speed, cfg.framing.max_body_speed)
         found = AttireFindings()
         if self.models.attire is not None:
             with timer("attire"):

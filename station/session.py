@@ -2,6 +2,9 @@
 
     idle -> framing (guidance until the whole body is in view) -> collecting N good frames -> verdict -> cooldown -> idle
 
+A good frame shows the whole body standing still: a frame taken while the person moves is blurred (open toes and
+jewellery are missed from a few pixels of motion blur), so it is shown with "hold still" and not collected.
+
 The technician is identified (QR on the badge, typed number, roster pick) before or during framing; a verdict is
 given only once both the frames and the identity are there. Pure logic: the camera loop feeds `on_frame` from its
 worker thread and `tick` from its timer, and the kiosk reads `view()`. Time comes from an injected clock so tests
@@ -126,6 +129,8 @@ class CheckInSession:
             if self.phase == Phase.COLLECTING:  # stepped out of frame: the frames so far no longer count
                 self.frames.clear()
                 self._enter(Phase.FRAMING)
+            return
+        if not framing.still:  # blurred by motion: not judged, and the sharp frames before it still count
             return
         if self.phase == Phase.FRAMING:
             self._enter(Phase.COLLECTING)

@@ -95,3 +95,47 @@ def test_a_person_far_back_before_a_grey_wall_is_in_colour():
     assert "no_colour" not in assess_framing(make_keypoints(), [FACE], image=frame).issues
     grey = cv2.cvtColor(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
     assert "no_colour" in assess_framing(make_keypoints(), [FACE], image=grey).issues
+
+
+def moved(dx: float = 0.0, parts: tuple[str, ...] | None = None, hidden: tuple[str, ...] = ()):
+    """The standing person with `parts` (default: every point) `dx` pixels to the side."""
+    from factories import _STANDING
+
+    return make_keypoints({n: (x + dx, y) for n, (x, y) in _STANDING.items() if parts is None or n in parts}, hidden)
+
+
+def test_body_speed_is_in_shoulder_widths_a_second():
+    from station.framing import body_speed
+
+    still = make_keypoints()
+    assert body_speed(still, moved(0.0), 0.1) == 0.0
+    # shoulders 140 px apart: 14 px in 0.1 s is one shoulder width a second, whichever part moves
+    assert abs(body_speed(still, moved(14.0), 0.1) - 1.0) < 1e-6
+    feet = ("right_ankle", "right_heel", "right_foot_index")
+    assert abs(body_speed(still, moved(28.0, feet), 0.1) - 2.0) < 1e-6  # a step: one foot is enough
+
+
+def test_one_jittering_point_is_not_motion_and_unseen_parts_do_not_count():
+    from station.framing import body_speed
+
+    still = make_keypoints()
+    assert body_speed(still, moved(30.0, ("left_heel",)), 0.1) == 0.0  # the median of the foot's three points
+    foot = ("left_ankle", "left_heel", "left_foot_index")
+    assert body_speed(still, moved(50.0, foot, hidden=foot), 0.1) == 0.0  # a foot MediaPipe does not see
+    hand = ("left_wrist", "left_pinky", "left_index", "left_thumb")
+    assert body_speed(still, moved(50.0, hand), 0.1) == 0.0  # hands gesture, and MediaPipe places them least surely
+    assert body_speed(still, moved(14.0), 0.0) is None
+    assert body_speed(still, make_keypoints(size=(640, 360)), 0.1) is None  # another camera mode
+
+
+def test_a_moving_body_is_told_to_hold_still_after_what_blocks_framing():
+    from station.framing import with_motion
+
+    good = assess_framing(make_keypoints(), [FACE])
+    f = with_motion(good, 2.0, 0.75)
+    assert f.ok and not f.still and f.issues == ("moving",)  # shown, not judged: the session waits
+    assert (f.instruction_zh, f.instruction_en) == ("请保持不动", "Hold still")
+    assert with_motion(good, 0.5, 0.75) is good and with_motion(good, None, 0.75).still
+    feet_out = assess_framing(make_keypoints(hidden=("left_ankle",)), [FACE])
+    f = with_motion(feet_out, 2.0, 0.75)
+    assert not f.ok and f.issues == ("feet_out_of_view", "moving") and "feet" in f.instruction_en

@@ -187,3 +187,53 @@ def test_following_a_person_the_face_is_looked_for_round_the_last_frames_head_be
     moved = FRAME.copy()  # the person gone from where they stood: nothing of the last frame's face is used
     live.run(moved)
     assert models.skin.references[2] is None
+
+
+class WalkingPose:
+    """The factories' person, `dx` pixels further to the side at each call."""
+
+    def __init__(self, dx: float):
+        from factories import make_keypoints
+
+        self.kp, self.dx, self.calls = make_keypoints(), dx, 0
+
+    def estimate(self, image):
+        from models.perception import Keypoints
+
+        self.calls += 1
+        return Keypoints(self.kp.xy + np.array([self.dx * self.calls, 0], np.float32), self.kp.visibility,
+                         self.kp.image_size)
+
+
+def test_a_live_frame_of_a_body_in_motion_is_shown_not_judged_and_a_photo_never_is():
+    """Motion blur hides open toes and jewellery from a few pixels on: live, a frame whose body moved faster than
+    [framing] max_body_speed is marked to hold still (the session does not collect it)."""
+    t = [0.0]
+
+    def frames(dx: float, tracking: bool = True) -> list:
+        models = fake_models()
+        models.pose = WalkingPose(dx)
+        pipeline = Pipeline(config(), models, tracking=tracking, clock=lambda: t[0])
+        out = []
+        for _ in range(5):
+            out.append(pipeline.run(FRAME).perception.framing)
+            t[0] += 1 / 15
+        return out
+
+    # shoulders 140 px apart, 15 frames a second: 2 px a frame is 0.21 shoulder widths a second, 12 px is 1.3
+    assert all(f.still and f.ok for f in frames(2.0))
+    walking = frames(12.0)
+    assert walking[0].still  # a person's first frame: no speed known yet
+    assert all(not f.still and f.ok and f.instruction_en == "Hold still" for f in walking[1:])
+    assert all(f.still for f in frames(12.0, tracking=False))  # photos are judged one by one
+
+
+def test_the_speed_limit_is_the_policys():
+    t = [0.0]
+    models = fake_models()
+    models.pose = WalkingPose(12.0)
+    pipeline = Pipeline(config(framing={"max_body_speed": 2.0}), models, tracking=True, clock=lambda: t[0])
+    for _ in range(3):
+        framing = pipeline.run(FRAME).perception.framing
+        t[0] += 1 / 15
+    assert framing.still

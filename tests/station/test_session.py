@@ -6,6 +6,7 @@ from station.session import CheckInSession, Phase, SessionTiming
 GOOD = Framing(True, 1)
 FEET_OUT = Framing(False, 1, "请后退，让双脚进入画面", "Step back so your feet are in view", ("feet_out_of_view",))
 NOBODY = Framing(False, 0, "请站到摄像头前", "Please stand in front of the camera", ("no_person",))
+MOVING = Framing(True, 1, "请保持不动", "Hold still", ("moving",))
 
 
 class Clock:
@@ -71,6 +72,19 @@ def test_stepping_out_restarts_the_frames_and_nobody_ends_the_session():
     s.on_frame(NOBODY, {})
     s.tick()
     assert s.phase == Phase.IDLE and s.technician is None and not verdicts
+
+
+def test_frames_taken_in_motion_are_not_collected_and_do_not_restart_the_count():
+    s, clock, verdicts = session()
+    s.identify("T1")
+    s.on_frame(MOVING, results(Status.FAIL))  # walking up: shown, not judged
+    assert s.phase == Phase.FRAMING and s.frames == [] and s.view().message_en == "Hold still"
+    s.on_frame(GOOD, results())
+    s.on_frame(GOOD, results())
+    s.on_frame(MOVING, results(Status.FAIL))  # a blurred frame among sharp ones
+    assert s.phase == Phase.COLLECTING and len(s.frames) == 2 and s.view().message_en == "Hold still"
+    s.on_frame(GOOD, results())
+    assert verdicts[0].overall == "pass" and verdicts[0].frames == 3
 
 
 def test_stuck_guidance_records_an_unknown_check_in_and_asks_for_the_supervisor():
