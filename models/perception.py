@@ -171,8 +171,8 @@ class Framing:
 
     @property
     def still(self) -> bool:
-        """False where the body moved too fast since the last frame for a sharp picture (a live camera only): such
-        a frame is shown, not judged."""
+        """False where the body moved too fast for a sharp picture in the moments before the frame (a live camera
+        only): such a frame is shown, not judged."""
         return "moving" not in self.issues
 
 

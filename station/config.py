@@ -49,7 +49,7 @@ class FramingConfig(Section):
                                                                       "turned away from the camera")
     max_body_speed: float = Field(0.75, gt=0.0, le=100.0, description="a live frame is judged only where the body "
                                   "(torso, each foot) moved slower than this many shoulder widths a second "
-                                  "since the last frame: at a webcam's 1/30 s exposure, 0.025 shoulder widths of "
+                                  "over the last 0.15 s: at a webcam's 1/30 s exposure, 0.025 shoulder widths of "
                                   "motion blur, from which open shoes and jewellery start to be missed")
 
 

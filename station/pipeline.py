@@ -15,7 +15,7 @@ from threadpoolctl import threadpool_limits
 from checks.base import CheckResult, Status
 from checks.registry import build_checks
 from models.interfaces import AttireDetector, FaceDetector, PersonSegmenter, PoseEstimator
-from models.perception import AttireFindings, Box, Perception
+from models.perception import AttireFindings, Box, Keypoints, Perception
 from models.regions import body_scale, build_regions, feet_on_silhouette
 from station.config import StationConfig
 from station.framing import assess_framing, body_speed, with_motion
@@ -201,7 +201,7 @@ class Pipeline:
         self.tracking = tracking
         self._last: tuple | None = None  # following a person: the last frame's size, person window and pose
         # and the poses of the last moments (time, pose), to tell a body standing still from one in motion
-        self._recent: deque[tuple[float, object]] = deque(maxlen=16)
+        self._recent: deque[tuple[float, Keypoints]] = deque(maxlen=16)
         self.clock = clock
 
     def _segment(self, image: np.ndarray, crop_x: tuple[int, int], window: tuple[int, int, int, int] | None,
