@@ -22,6 +22,14 @@ DEFAULTS = {"open": 0.5, "unseen": 0.5, "min_tile_px": 24.0, "sure_closed": 0.8,
             "open_unsure": 1.0, "open_small": 0.0, "small_tile_px": 0.0}  # no band, no small-tile point
 
 
+def hidden(probs: dict[str, float], t_unsure: float, t_unseen: float) -> bool:
+    """A foot the rule calls not seen: at the unseen point, or not open and more likely hidden than in a closed shoe
+    (a sandal under a long skirt's hem, closed 0.03, open 0.47, unseen 0.49, had been counted a closed shoe it was
+    3 % likely to be). The validation scoring (`models.training.footwear`) counts feet with it."""
+    unseen = probs.get("unseen", 0.0)
+    return unseen >= t_unseen or (probs.get("open", 0.0) < t_unsure and unseen > probs.get("closed", 0.0))
+
+
 class FootwearPolicy(CheckSection):
     """[footwear] in the station config."""
 
@@ -75,16 +83,11 @@ class FootwearCheck(Check):
                 evidence.append(Evidence.of_box(tile, Status.FAIL, f"foot_{side}"))
                 if bare is not None:
                     evidence.append(Evidence.of_region(p.regions[f"toes_{side}"], Status.FAIL, bare))
-            elif probs.get("unseen", 0.0) >= op["unseen"]:
+            elif hidden(probs, t_unsure, op["unseen"]):
                 unseen.append(side)
                 evidence.append(Evidence.of_box(tile, Status.UNKNOWN, f"foot_{side}"))
             elif p_open >= t_unsure:
                 unsure.append(far)
-                evidence.append(Evidence.of_box(tile, Status.UNKNOWN, f"foot_{side}"))
-            elif probs.get("unseen", 0.0) > probs.get("closed", 0.0):
-                # not open, but more likely hidden than a closed shoe: not seen. A sandal under a long skirt's hem
-                # (closed 0.03, open 0.47, unseen 0.49) had been counted a closed shoe it was 3 % likely to be
-                unseen.append(side)
                 evidence.append(Evidence.of_box(tile, Status.UNKNOWN, f"foot_{side}"))
             else:
                 closed.append((side, p_open))

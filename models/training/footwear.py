@@ -28,6 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from checks.footwear import hidden
 from models.crops import foot_crops
 from models.training import classifier
 from models.training.common import (CCP_HELD_OUT, CCP_NEAR_DUPLICATES_OF_HELD_OUT, CCP_VAL,
@@ -113,8 +114,8 @@ def score(scored: list[classifier.Scored]) -> tuple[dict, dict]:
 
 
 def called_unseen(r: classifier.Scored, t_unsure: float) -> bool:
-    """As the rule (`checks.footwear`): at the unseen point, or not open and more likely hidden than a closed shoe."""
-    return r.probs["unseen"] >= 0.5 or (r.probs["open"] < t_unsure and r.probs["unseen"] > r.probs["closed"])
+    """Not seen, as the rule decides (`checks.footwear.hidden`) at the unseen point 0.5."""
+    return hidden(r.probs, t_unsure, 0.5)
 
 
 def passed(r: classifier.Scored, t_unsure: float) -> bool:
