@@ -69,7 +69,12 @@ def assess_framing(pose: Keypoints | None, faces: list[Box], min_visibility: flo
             issues.append("not_facing")
     if pose is None and people > 1:
         issues.append("several_people")
-    issues.sort(key=list(_MESSAGES).index)
+    return _framing(people, issues)
+
+
+def _framing(people: int, issues: list[str]) -> Framing:
+    """The framing these issues make: the first to fix is what the person is told."""
+    issues = sorted(issues, key=list(_MESSAGES).index)
     if not issues:
         return Framing(True, people)
     zh, en = _MESSAGES[issues[0]]
@@ -159,6 +164,4 @@ def with_motion(framing: Framing, speed: float | None, max_speed: float) -> Fram
     hide open toes and jewellery at a few pixels. A speed not known (a person's first frame) does not stop it."""
     if speed is None or speed <= max_speed:
         return framing
-    issues = tuple(sorted((*framing.issues, "moving"), key=list(_MESSAGES).index))
-    zh, en = _MESSAGES[issues[0]]
-    return Framing(framing.ok, framing.people, zh, en, issues)
+    return _framing(framing.people, [*framing.issues, "moving"])
