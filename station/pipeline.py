@@ -6,7 +6,7 @@ from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import cv2
 import numpy as np
@@ -186,6 +186,15 @@ def face_skin_pixels(image: np.ndarray, face: Box | None) -> np.ndarray | None:
     return patch.reshape(-1, 3) if patch.size else None
 
 
+class Followed(NamedTuple):
+    """One live frame of the person followed: when it was taken, its size, the person's window and their pose."""
+
+    at: float
+    size: tuple[int, int]
+    window: tuple[int, int, int, int] | None
+    pose: Keypoints
+
+
 class Pipeline:
     def __init__(self, config: StationConfig, models: Models | None = None, tracking: bool = False,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -199,9 +208,9 @@ class Pipeline:
         # one worker of this pipeline's own: its segmenter and skin model are only ever run there, one frame at a time
         self._beside = ThreadPoolExecutor(1, thread_name_prefix="perceive")
         self.tracking = tracking
-        self._last: tuple | None = None  # following a person: the last frame's size, person window and pose
-        # and the poses of the last moments (time, pose), to tell a body standing still from one in motion
-        self._recent: deque[tuple[float, Keypoints]] = deque(maxlen=16)
+        # following a person: the frames of the last moments, newest last; the last one tells where the person
+        # stands, the older ones whether they stand still
+        self._followed: deque[Followed] = deque(maxlen=16)
         self.clock = clock
 
     def _segment(self, image: np.ndarray, crop_x: tuple[int, int], window: tuple[int, int, int, int] | None,
@@ -241,10 +250,11 @@ class Pipeline:
         taken = self.clock()
         with timer("faces"):
             faces = self.models.faces.detect(image)
-        follow = self.tracking and self._last is not None and self._last[0] == (w, h)
+        last = self._followed[-1] if self.tracking and self._followed else None
+        follow = last is not None and last.size == (w, h)
         looked_at_head = follow and not faces
         if looked_at_head:  # round the last frame's head, in this frame's own pixels (the skin adapts to them)
-            last_pose = self._last[2]
+            last_pose = last.pose
             with timer("faces at head"):
                 faces = [f for f in faces_at_head(self.models.faces, image, last_pose) if holds_nose(f, last_pose)]
         target = select_person(faces, w, h) if len(faces) > 1 else (faces[0] if faces else None)
@@ -256,7 +266,7 @@ class Pipeline:
         # Segmentation and skin run on a second core while MediaPipe Pose, the longest stage, runs here (on 2 cores
         # the three took 34 ms side by side against 45). Where the person stands and whose face is theirs come from
         # the pose: following a person, the last frame's pose tells where; a photo waits for its own pose.
-        window = self._last[1] if follow else None
+        window = last.window if follow else None
         beside = self._beside.submit(self._segment_and_skin, image, target, crop_x, window, timer)
         try:
             with timer("pose"):
@@ -280,17 +290,16 @@ class Pipeline:
         window = person_window(pose, w, h) if pose is not None else None
         speed = None
         if self.tracking:
-            self._last = ((w, h), window, pose) if pose is not None else None
             if not follow or pose is None:
-                self._recent.clear()
-            elif self._recent:
+                self._followed.clear()
+            else:
                 # against the pose of MOTION_SPAN_S ago (or the oldest kept): over one frame, MediaPipe's jitter
                 # of a pixel or two reads as motion, and the faster the machine the more
-                then, before = next(((t, p) for t, p in reversed(self._recent) if taken - t >= MOTION_SPAN_S),
-                                    self._recent[0])
-                speed = body_speed(before, pose, taken - then, cfg.framing.min_visibility)
+                then = next((f for f in reversed(self._followed) if taken - f.at >= MOTION_SPAN_S),
+                            self._followed[0])
+                speed = body_speed(then.pose, pose, taken - then.at, cfg.framing.min_visibility)
             if pose is not None:
-                self._recent.append((taken, pose))
+                self._followed.append(Followed(taken, (w, h), window, pose))
         elif pose is not None:  # a photo: now that its pose says where the person is
             person_mask, skin = self._beside.submit(self._again, image, person_mask, skin, crop_x, window,
                                                     own_face if own_face is not target else None, timer).result()
